@@ -1,0 +1,920 @@
+/*
+ * kvmc.c - one node of a replicated key-value store over IP multicast,
+ * with no ordering protocol: every node applies messages in the order
+ * they reach it, and so replicas can diverge. This file holds the
+ * settings, the one select() loop over stdin and the socket, the stdin
+ * commands and the processing of messages.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/random.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+
+#include "kvmc.h"
+
+#define RECV_BATCH	256	/* datagrams per wakeup, then the rest */
+#define FIELDS_MAX	8192	/* an escaped message's fields for a log line */
+
+struct settings {
+	char			node_id[NODE_ID_MAX + 1];
+	struct net_config	net;
+	const char		*interface;	/* as given, or NULL */
+	enum log_level		log_level;
+	int			no_input;
+};
+
+struct node {
+	struct settings	 set;
+	struct net	 net;
+	struct kv	*kv;
+	struct seen	 processed;	/* ids already processed */
+	struct seen	 sent;		/* ids this node sent */
+	uint64_t	 order;		/* the local order: SET, GET, PRINT */
+	int		 reads_stdin;
+	int		 interactive;	/* stdin is a terminal */
+	char		 line[LINE_MAX_IN + 1];
+	size_t		 line_len;
+	int		 discarding;	/* the rest of an over-long line */
+	const char	*stop_reason;	/* set: the loop ends */
+	int		 stop_signal;
+};
+
+static volatile sig_atomic_t got_signal;
+
+/* ---- randomness ---- */
+
+/* getrandom(2): no file needed, so it works in an empty container. */
+static void
+random_bytes(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = getrandom(p, len, 0);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "kvmc: getrandom: %s\n",
+			    strerror(errno));
+			exit(1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void
+new_id(char id[UUID_LEN + 1])
+{
+	unsigned char rnd[16];
+
+	random_bytes(rnd, sizeof(rnd));
+	msg_format_id(id, rnd);
+}
+
+/* ---- settings ---- */
+
+struct setting {
+	const char	*option;	/* without the leading "--" */
+	const char	*env;		/* NULL: an option only */
+	int		(*parse)(struct settings *, const char *);
+	const char	*expected;	/* for the error message */
+};
+
+static int
+parse_number(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_node_id(struct settings *set, const char *s)
+{
+	if (!msg_valid_node_id(s, strlen(s)))
+		return -1;
+	memcpy(set->node_id, s, strlen(s) + 1);
+	return 0;
+}
+
+static int
+parse_group(struct settings *set, const char *s)
+{
+	if (inet_pton(AF_INET, s, &set->net.group) != 1 ||
+	    (ntohl(set->net.group.s_addr) >> 28) != 0xe)
+		return -1;
+	return 0;
+}
+
+static int
+parse_port(struct settings *set, const char *s)
+{
+	unsigned long v;
+
+	if (parse_number(s, 65535, &v) == -1 || v == 0)
+		return -1;
+	set->net.port = (uint16_t)v;
+	return 0;
+}
+
+static int
+parse_ttl(struct settings *set, const char *s)
+{
+	unsigned long v;
+
+	if (parse_number(s, 255, &v) == -1)
+		return -1;
+	set->net.ttl = (int)v;
+	return 0;
+}
+
+/* An address joins through it; a name, through its index. */
+static int
+parse_interface(struct settings *set, const char *s)
+{
+	set->net.if_addr.s_addr = htonl(INADDR_ANY);
+	set->net.if_index = 0;
+	if (inet_pton(AF_INET, s, &set->net.if_addr) != 1) {
+		if (strlen(s) >= IF_NAMESIZE)
+			return -1;
+		set->net.if_index = if_nametoindex(s);
+		if (set->net.if_index == 0)
+			return -1;
+	}
+	set->interface = s;
+	return 0;
+}
+
+static int
+parse_log_level(struct settings *set, const char *s)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+	size_t i;
+
+	/* Any case: the Python original took INFO, DEBUG, ... */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(s, names[i]) == 0) {
+			set->log_level = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* In SPEC order: when several are bad, the first one is reported. */
+static const struct setting settings_table[] = {
+	{ "node-id", "NODE_ID", parse_node_id, "1-32 of A-Z a-z 0-9 . _ -" },
+	{ "group", "MULTICAST_GROUP", parse_group,
+	    "an IPv4 multicast address, 224.0.0.0-239.255.255.255" },
+	{ "port", "MULTICAST_PORT", parse_port, "1-65535" },
+	{ "ttl", "MULTICAST_TTL", parse_ttl, "0-255" },
+	{ "interface", "MULTICAST_IF", parse_interface,
+	    "an IPv4 address or the name of an existing interface" },
+	{ "log-level", "LOG_LEVEL", parse_log_level, "debug, info, warn or error" },
+};
+#define NSETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: kvmc [options]\n"
+	    "A replicated key-value store over IP multicast, with no ordering.\n"
+	    "Reads commands on stdin, logs events on stderr.\n"
+	    "\n"
+	    "  --node-id ID        NODE_ID          default: random\n"
+	    "  --group ADDR        MULTICAST_GROUP  default: 239.0.0.1\n"
+	    "  --port N            MULTICAST_PORT   default: 5007\n"
+	    "  --ttl N             MULTICAST_TTL    default: 1\n"
+	    "  --interface IF      MULTICAST_IF     default: the kernel's choice\n"
+	    "  --log-level L       LOG_LEVEL        debug|info|warn|error, default: info\n"
+	    "  --no-input          run as a replica: never read stdin\n"
+	    "  --help, --version\n"
+	    "\n"
+	    "Commands: SET key value, GET key, PRINT, HELP, EXIT\n");
+}
+
+/* Exits 2 with one line naming the setting, the value, what is accepted. */
+static void
+bad_setting(const char *name, const char *value, const char *expected)
+{
+	char shown[3 * LINE_MAX_IN + 1];
+
+	msg_display(shown, sizeof(shown), value, strlen(value));
+	fprintf(stderr, "kvmc: %s '%s': expected %s\n", name, shown, expected);
+	exit(2);
+}
+
+static void
+bad_usage(const char *what, const char *arg)
+{
+	char shown[3 * LINE_MAX_IN + 1];
+
+	msg_display(shown, sizeof(shown), arg, strlen(arg));
+	fprintf(stderr, "kvmc: %s '%s' (see kvmc --help)\n", what, shown);
+	exit(2);
+}
+
+static const struct setting *
+find_setting(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strlen(settings_table[i].option) == len &&
+		    memcmp(settings_table[i].option, name, len) == 0)
+			return &settings_table[i];
+	return NULL;
+}
+
+/* Returns 1 when arg is the flag --name, exiting 2 if given a value. */
+static int
+is_flag(const char *arg, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(arg + 2, name, len) != 0)
+		return 0;
+	if (arg[2 + len] == '=')
+		bad_usage("option takes no value", arg);
+	return arg[2 + len] == '\0';
+}
+
+/*
+ * Reads argv into given[] (the last value of each option wins) and the
+ * flags. Exits 2 on an unknown option or a missing value, 0 after --help
+ * or --version.
+ */
+static void
+scan_args(int argc, char **argv, const char *given[], struct settings *set)
+{
+	const struct setting *s;
+	const char *arg, *eq;
+	int i, help = 0, version = 0;
+
+	for (i = 1; i < argc; i++) {
+		arg = argv[i];
+		if (strncmp(arg, "--", 2) != 0)
+			bad_usage("unexpected argument", arg);
+		if (is_flag(arg, "no-input")) {
+			set->no_input = 1;
+			continue;
+		}
+		if (is_flag(arg, "help")) {
+			help = 1;
+			continue;
+		}
+		if (is_flag(arg, "version")) {
+			version = 1;
+			continue;
+		}
+		eq = strchr(arg, '=');
+		s = find_setting(arg + 2, eq ? (size_t)(eq - arg - 2) :
+		    strlen(arg + 2));
+		if (s == NULL)
+			bad_usage("unknown option", arg);
+		if (eq == NULL && i + 1 == argc)
+			bad_usage("missing value for option", arg);
+		given[s - settings_table] = eq ? eq + 1 : argv[++i];
+	}
+	if (help) {
+		usage(stdout);
+		exit(0);
+	}
+	if (version) {
+		printf("kvmc %s\n", KVMC_VERSION);
+		exit(0);
+	}
+}
+
+static void
+default_settings(struct settings *set)
+{
+	unsigned char rnd[4];
+	size_t i;
+
+	memset(set, 0, sizeof(*set));
+	random_bytes(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(set->node_id + 2 * i, 3, "%02x", rnd[i]);
+	inet_pton(AF_INET, "239.0.0.1", &set->net.group);
+	set->net.port = 5007;
+	set->net.ttl = 1;
+	set->net.if_addr.s_addr = htonl(INADDR_ANY);
+	set->log_level = LOG_INFO;
+}
+
+/* Options first, then the environment; an empty variable is unset. */
+static void
+load_settings(int argc, char **argv, struct settings *set)
+{
+	const char *given[NSETTINGS] = { 0 }, *value, *name;
+	char option[32];
+	size_t i;
+
+	default_settings(set);
+	scan_args(argc, argv, given, set);
+	for (i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings_table[i];
+
+		value = given[i];
+		name = option;
+		snprintf(option, sizeof(option), "--%s", s->option);
+		if (value == NULL) {
+			value = getenv(s->env);
+			name = s->env;
+		}
+		if (value == NULL || (value[0] == '\0' && name == s->env))
+			continue;
+		if (s->parse(set, value) == -1)
+			bad_setting(name, value, s->expected);
+	}
+}
+
+/* ---- sending ---- */
+
+/* A reply on stdout, at once; one that cannot be written is dropped. */
+static void
+reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+reply(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static void
+user_error(const char *reason)
+{
+	fprintf(stderr, "error: %s\n", reason);
+}
+
+/*
+ * Multicasts one message of this node. Returns 0, or -1 when it would not
+ * fit in a datagram (nothing is sent then).
+ */
+static int
+send_msg(struct node *nd, struct msg *m)
+{
+	char wire[WIRE_MAX + 1], fields[FIELDS_MAX];
+	size_t len;
+
+	new_id(m->id);
+	memcpy(m->from, nd->set.node_id, sizeof(m->from));
+	len = msg_encode(m, wire, sizeof(wire));
+	if (len == 0)
+		return -1;
+	/* Remember it first: the loopback copy may be read right after. */
+	seen_add(&nd->sent, m->id);
+	if (log_enabled(LOG_INFO)) {
+		msg_describe(m, fields, sizeof(fields));
+		log_event(LOG_INFO, "send", "%s", fields);
+	}
+	if (net_send(&nd->net, wire, len) == -1)
+		log_event(LOG_WARN, "send_error", "id=%s errno=%d", m->id,
+		    errno);
+	return 0;
+}
+
+/* ---- stdin commands ---- */
+
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Splits off the first word of *rest; *rest then starts at the blanks. */
+static size_t
+next_word(const char **rest, const char *end, const char **word)
+{
+	const char *p = *rest;
+
+	while (p < end && is_blank(*p))
+		p++;
+	*word = p;
+	while (p < end && !is_blank(*p))
+		p++;
+	*rest = p;
+	return (size_t)(p - *word);
+}
+
+static void
+print_local(struct node *nd, const char *key, size_t key_len)
+{
+	char shown_key[3 * KEY_MAX + 1], shown_value[3 * WIRE_MAX + 1];
+	const char *value;
+	size_t value_len;
+
+	msg_display(shown_key, sizeof(shown_key), key, key_len);
+	value = kv_get(nd->kv, key, key_len, &value_len);
+	if (value == NULL) {
+		reply("%s (not set)\n", shown_key);
+		return;
+	}
+	msg_display(shown_value, sizeof(shown_value), value, value_len);
+	reply("%s = %s\n", shown_key, shown_value);
+}
+
+static void
+print_help(void)
+{
+	reply("SET <key> <value>  store value under key on every node\n"
+	    "GET <key>          print the local value; every node logs its own\n"
+	    "PRINT              every node logs its whole store\n"
+	    "HELP               this text\n"
+	    "EXIT               leave the group and stop\n");
+}
+
+/* SET and GET: check the key and send; the rest of the line is the value. */
+static void
+command_with_key(struct node *nd, enum msg_type type, const char *rest,
+    const char *end)
+{
+	struct msg m = { .type = type };
+	const char *key, *extra;
+	size_t key_len = next_word(&rest, end, &key);
+
+	if (key_len == 0) {
+		user_error(type == MSG_SET ? "SET needs a key and a value" :
+		    "GET needs a key");
+		return;
+	}
+	if (key_len > KEY_MAX) {
+		user_error("key longer than 255 bytes");
+		return;
+	}
+	memcpy(m.key, key, key_len);
+	m.key_len = key_len;
+	while (rest < end && is_blank(*rest))
+		rest++;
+	if (type == MSG_SET) {
+		if (rest == end) {
+			user_error("SET needs a key and a value");
+			return;
+		}
+		if ((size_t)(end - rest) >= sizeof(m.value)) {
+			user_error("message would not fit in one datagram");
+			return;
+		}
+		memcpy(m.value, rest, (size_t)(end - rest));
+		m.value_len = (size_t)(end - rest);
+	} else if (next_word(&rest, end, &extra) > 0) {
+		user_error("GET takes one key");
+		return;
+	}
+	if (send_msg(nd, &m) == -1) {
+		user_error("message would not fit in one datagram");
+		return;
+	}
+	if (type == MSG_GET)
+		print_local(nd, m.key, m.key_len);
+}
+
+static int
+verb_is(const char *verb, size_t len, const char *name)
+{
+	return strlen(name) == len && strncasecmp(verb, name, len) == 0;
+}
+
+/* PRINT, HELP, EXIT: no arguments. */
+static void
+command_alone(struct node *nd, const char *verb, size_t verb_len,
+    const char *rest, const char *end)
+{
+	struct msg m = { .type = MSG_PRINT };
+	const char *extra;
+
+	if (next_word(&rest, end, &extra) > 0) {
+		user_error("PRINT, HELP and EXIT take no arguments");
+		return;
+	}
+	if (verb_is(verb, verb_len, "PRINT"))
+		send_msg(nd, &m);
+	else if (verb_is(verb, verb_len, "HELP"))
+		print_help();
+	else
+		nd->stop_reason = "exit";
+}
+
+/* One line from stdin, newline removed. */
+static void
+on_line(struct node *nd, const char *line, size_t len)
+{
+	const char *end = line + len, *verb;
+	char shown[3 * 64 + 1], reason[sizeof(shown) + 64];
+	size_t verb_len;
+
+	if (memchr(line, '\0', len) != NULL) {
+		user_error("line holds a NUL byte");
+		return;
+	}
+	if (end > line && end[-1] == '\r')
+		end--;
+	while (end > line && is_blank(end[-1]))
+		end--;
+	verb_len = next_word(&line, end, &verb);
+	if (verb_len == 0)
+		return;
+	if (verb_is(verb, verb_len, "SET"))
+		command_with_key(nd, MSG_SET, line, end);
+	else if (verb_is(verb, verb_len, "GET"))
+		command_with_key(nd, MSG_GET, line, end);
+	else if (verb_is(verb, verb_len, "PRINT") ||
+	    verb_is(verb, verb_len, "HELP") || verb_is(verb, verb_len, "EXIT"))
+		command_alone(nd, verb, verb_len, line, end);
+	else {
+		msg_display(shown, sizeof(shown), verb, verb_len < 64 ?
+		    verb_len : 64);
+		snprintf(reason, sizeof(reason),
+		    "unknown command '%s' (try HELP)", shown);
+		user_error(reason);
+	}
+}
+
+static void
+prompt(struct node *nd)
+{
+	if (nd->interactive && nd->stop_reason == NULL)
+		reply("> ");
+}
+
+/* Collects bytes into lines; an over-long line is dropped whole. */
+static void
+feed_stdin(struct node *nd, const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && nd->stop_reason == NULL; i++) {
+		if (p[i] == '\n') {
+			if (!nd->discarding) {
+				on_line(nd, nd->line, nd->line_len);
+				prompt(nd);
+			}
+			nd->discarding = 0;
+			nd->line_len = 0;
+		} else if (nd->discarding)
+			continue;
+		else if (nd->line_len == LINE_MAX_IN) {
+			user_error("line longer than 4096 bytes, discarded");
+			nd->discarding = 1;
+		} else
+			nd->line[nd->line_len++] = p[i];
+	}
+}
+
+/*
+ * One read(2) per wakeup: fd 0 stays blocking (it is shared with the
+ * shell), and select() said there is something to read.
+ */
+static void
+on_stdin(struct node *nd)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	n = read(STDIN_FILENO, chunk, sizeof(chunk));
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* A last line without a newline is still a command. */
+		if (nd->line_len > 0 && !nd->discarding)
+			on_line(nd, nd->line, nd->line_len);
+		if (nd->stop_reason == NULL)
+			nd->stop_reason = "eof";
+		return;
+	}
+	feed_stdin(nd, chunk, (size_t)n);
+}
+
+/* ---- processing ---- */
+
+static void
+log_apply(struct node *nd, const struct msg *m, const char *extra_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The apply line: order, the message's fields, then what applying found. */
+static void
+log_apply(struct node *nd, const struct msg *m, const char *extra_fmt, ...)
+{
+	char fields[FIELDS_MAX], extra[FIELDS_MAX];
+	va_list ap;
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	msg_describe(m, fields, sizeof(fields));
+	va_start(ap, extra_fmt);
+	vsnprintf(extra, sizeof(extra), extra_fmt, ap);
+	va_end(ap);
+	log_event(LOG_INFO, "apply", "order=%llu %s%s",
+	    (unsigned long long)nd->order, fields, extra);
+}
+
+static void
+apply_get(struct node *nd, const struct msg *m)
+{
+	char escaped[ESCAPED_MAX];
+	const char *value;
+	size_t value_len;
+
+	value = kv_get(nd->kv, m->key, m->key_len, &value_len);
+	if (value == NULL) {
+		log_apply(nd, m, " found=no");
+		return;
+	}
+	msg_escape(escaped, sizeof(escaped), value, value_len);
+	log_apply(nd, m, " found=yes value=%s", escaped);
+}
+
+static void
+apply_print(struct node *nd, const struct msg *m)
+{
+	char key[3 * KEY_MAX + 1], value[ESCAPED_MAX];
+	struct kv_entry **all;
+	const char *p;
+	size_t i, len;
+
+	log_apply(nd, m, " entries=%zu digest=%016llx", kv_count(nd->kv),
+	    (unsigned long long)kv_digest(nd->kv));
+	if (!log_enabled(LOG_INFO))
+		return;
+	all = kv_sorted_new(nd->kv);
+	for (i = 0; all[i] != NULL; i++) {
+		p = kv_entry_key(all[i], &len);
+		msg_escape(key, sizeof(key), p, len);
+		p = kv_entry_value(all[i], &len);
+		msg_escape(value, sizeof(value), p, len);
+		log_event(LOG_INFO, "entry", "key=%s value=%s", key, value);
+	}
+	free(all);
+}
+
+static void
+process(struct node *nd, const struct msg *m)
+{
+	if (seen_has(&nd->processed, m->id)) {
+		log_event(LOG_INFO, "duplicate", "id=%s from=%s type=%s",
+		    m->id, m->from, msg_type_name(m->type));
+		return;
+	}
+	seen_add(&nd->processed, m->id);
+	if (strcmp(m->from, nd->set.node_id) == 0 &&
+	    !seen_has(&nd->sent, m->id))
+		log_event(LOG_WARN, "id_conflict", "id=%s from=%s type=%s",
+		    m->id, m->from, msg_type_name(m->type));
+	switch (m->type) {
+	case MSG_SET:
+		nd->order++;
+		kv_set(nd->kv, m->key, m->key_len, m->value, m->value_len);
+		log_apply(nd, m, "%s", "");
+		break;
+	case MSG_GET:
+		nd->order++;
+		apply_get(nd, m);
+		break;
+	case MSG_PRINT:
+		nd->order++;
+		apply_print(nd, m);
+		break;
+	default:
+		log_event(LOG_DEBUG, "ignore", "id=%s from=%s type=%s", m->id,
+		    m->from, msg_type_name(m->type));
+		break;
+	}
+}
+
+static void
+on_datagram(struct node *nd, const char *buf, size_t len,
+    const struct sockaddr_in *src)
+{
+	enum msg_reason reason;
+	struct msg m;
+	char addr[INET_ADDRSTRLEN];
+
+	reason = msg_decode(buf, len, &m);
+	if (reason == MSG_OK) {
+		process(nd, &m);
+		return;
+	}
+	if (!log_enabled(LOG_WARN))
+		return;
+	inet_ntop(AF_INET, &src->sin_addr, addr, sizeof(addr));
+	log_event(LOG_WARN, "reject", "reason=%s src=%s:%u bytes=%zu",
+	    msg_reason_name(reason), addr, ntohs(src->sin_port), len);
+}
+
+/* A bounded batch, so that a flood cannot starve stdin or a signal. */
+static void
+on_socket(struct node *nd)
+{
+	char buf[WIRE_MAX + 1];
+	struct sockaddr_in src;
+	long len;
+	int i;
+
+	for (i = 0; i < RECV_BATCH; i++) {
+		len = net_recv(&nd->net, buf, sizeof(buf), &src);
+		if (len == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_event(LOG_WARN, "recv_error", "errno=%d",
+				    errno);
+			return;
+		}
+		on_datagram(nd, buf, (size_t)len, &src);
+	}
+}
+
+/* ---- the loop ---- */
+
+static void
+on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static const char *
+signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	default:
+		return "SIGHUP";
+	}
+}
+
+/*
+ * The stop signals stay blocked except inside pselect(), so one that
+ * arrives while a batch is being handled ends the next wait at once.
+ */
+static void
+setup_signals(sigset_t *wait_mask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, wait_mask);
+	sigdelset(wait_mask, SIGINT);
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGHUP);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: pselect must end */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int
+run(struct node *nd, const sigset_t *wait_mask)
+{
+	fd_set readable;
+	int fd = nd->net.fd, n;
+
+	prompt(nd);
+	while (nd->stop_reason == NULL) {
+		FD_ZERO(&readable);
+		FD_SET(fd, &readable);
+		if (nd->reads_stdin)
+			FD_SET(STDIN_FILENO, &readable);
+		log_flush();
+		n = pselect(fd + 1, &readable, NULL, NULL, NULL, wait_mask);
+		if (got_signal) {
+			nd->stop_reason = "signal";
+			nd->stop_signal = got_signal;
+			break;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_event(LOG_ERROR, "select_error", "errno=%d", errno);
+			return 1;
+		}
+		if (FD_ISSET(fd, &readable))
+			on_socket(nd);
+		if (nd->reads_stdin && FD_ISSET(STDIN_FILENO, &readable))
+			on_stdin(nd);
+	}
+	return 0;
+}
+
+/* A character device that is not a terminal (/dev/null) means no input. */
+static void
+choose_input(struct node *nd)
+{
+	struct stat st;
+
+	nd->interactive = !nd->set.no_input && isatty(STDIN_FILENO);
+	nd->reads_stdin = !nd->set.no_input &&
+	    fstat(STDIN_FILENO, &st) == 0 &&
+	    (!S_ISCHR(st.st_mode) || nd->interactive);
+}
+
+static void
+log_start(const struct node *nd)
+{
+	char group[INET_ADDRSTRLEN], iface[3 * IF_NAMESIZE + 1];
+	static const char *const levels[] = { "debug", "info", "warn", "error" };
+
+	inet_ntop(AF_INET, &nd->set.net.group, group, sizeof(group));
+	if (nd->set.interface != NULL)
+		msg_escape(iface, sizeof(iface), nd->set.interface,
+		    strlen(nd->set.interface));
+	else
+		snprintf(iface, sizeof(iface), "default");
+	log_always("start", "version=%s group=%s port=%u ttl=%d interface=%s "
+	    "log_level=%s input=%s", KVMC_VERSION, group, nd->set.net.port,
+	    nd->set.net.ttl, iface, levels[nd->set.log_level],
+	    nd->reads_stdin ? "yes" : "no");
+}
+
+static struct node *
+node_new(int argc, char **argv)
+{
+	struct node *nd = xcalloc(1, sizeof(*nd));
+	uint64_t hash_key[2];
+
+	load_settings(argc, argv, &nd->set);
+	random_bytes(hash_key, sizeof(hash_key));
+	nd->kv = kv_new(hash_key);
+	seen_init(&nd->processed, hash_key);
+	seen_init(&nd->sent, hash_key);
+	nd->net.fd = -1;
+	choose_input(nd);
+	return nd;
+}
+
+static void
+node_free(struct node *nd)
+{
+	net_close(&nd->net);
+	kv_free(nd->kv);
+	free(nd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct node *nd;
+	sigset_t wait_mask;
+	char group[INET_ADDRSTRLEN];
+	int status;
+
+	nd = node_new(argc, argv);
+	log_init(nd->set.node_id, nd->set.log_level);
+	setup_signals(&wait_mask);
+	log_start(nd);
+	if (net_open(&nd->net, &nd->set.net) == -1) {
+		inet_ntop(AF_INET, &nd->set.net.group, group, sizeof(group));
+		fprintf(stderr, "kvmc: %s (group %s port %u): %s\n",
+		    nd->net.failed, group, nd->set.net.port, strerror(errno));
+		node_free(nd);
+		return 1;
+	}
+	log_always("ready", "rcvbuf=%d", nd->net.rcvbuf);
+	status = run(nd, &wait_mask);
+	if (nd->stop_signal != 0)
+		log_always("stop", "reason=signal signal=%s",
+		    signal_name(nd->stop_signal));
+	else
+		log_always("stop", "reason=%s", nd->stop_reason ? nd->stop_reason :
+		    "error");
+	log_flush();
+	node_free(nd);
+	return status;
+}

@@ -1,0 +1,144 @@
+/*
+ * kvmc.h - the one shared header: limits, structs, then one prototype
+ * section per .c file. Everything not listed here is static in its file.
+ */
+#ifndef KVMC_H
+#define KVMC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#define KVMC_VERSION	"0.1.0"
+
+#define WIRE_MAX	1400	/* bytes in one datagram, final '\n' included */
+#define KEY_MAX		255	/* bytes of a decoded key */
+#define NODE_ID_MAX	32
+#define UUID_LEN	36
+#define LINE_MAX_IN	4096	/* bytes of one stdin line, newline excluded */
+#define SEEN_WINDOW	4096	/* message ids remembered for duplicates */
+
+/*
+ * Escaping makes at most three bytes of one, so this holds any escaped key
+ * or value that fits in a datagram.
+ */
+#define ESCAPED_MAX	(3 * WIRE_MAX + 1)
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Wire types, in the order of SPEC section 3. */
+enum msg_type {
+	MSG_SET, MSG_GET, MSG_PRINT, MSG_CHECK, MSG_DIGEST, MSG_HELLO,
+	MSG_NTYPES
+};
+
+/* Reject reasons, in SPEC precedence order: the first that applies wins. */
+enum msg_reason {
+	MSG_OK,
+	MSG_TOO_LONG, MSG_NO_NEWLINE, MSG_BAD_BYTE, MSG_BAD_FIELD,
+	MSG_BAD_VERSION, MSG_UNKNOWN_FIELD, MSG_DUPLICATE_FIELD,
+	MSG_BAD_ESCAPE, MSG_BAD_TYPE, MSG_BAD_ID, MSG_BAD_FROM, MSG_BAD_KEY,
+	MSG_BAD_VALUE, MSG_MISSING_FIELD, MSG_UNEXPECTED_FIELD
+};
+
+/*
+ * One decoded message. Strings are NUL-terminated; key and value also
+ * carry their length because the codec, not the C string, is the truth
+ * (neither may hold a NUL, so both agree).
+ */
+struct msg {
+	enum msg_type	type;
+	char		id[UUID_LEN + 1];
+	char		from[NODE_ID_MAX + 1];
+	char		key[KEY_MAX + 1];
+	size_t		key_len;
+	char		value[WIRE_MAX];
+	size_t		value_len;
+	char		re[UUID_LEN + 1];	/* DIGEST: the CHECK's id */
+	uint64_t	digest;			/* DIGEST */
+	uint64_t	entries;		/* DIGEST */
+	uint64_t	order;			/* DIGEST */
+};
+
+/* The multicast endpoint of one node. */
+struct net {
+	int			fd;
+	struct sockaddr_in	group;	/* where sends go */
+	struct ip_mreqn		mreq;	/* what was joined, to leave it */
+	int			rcvbuf;	/* bytes the kernel granted */
+	const char		*failed;	/* the setup step that failed */
+};
+
+struct net_config {
+	struct in_addr	group;
+	uint16_t	port;
+	int		ttl;
+	struct in_addr	if_addr;	/* INADDR_ANY: the kernel's choice */
+	unsigned int	if_index;	/* 0 unless given by name */
+};
+
+struct kv;		/* kv.c: opaque */
+struct kv_entry;	/* kv.c: opaque */
+
+/* The last SEEN_WINDOW message ids, fixed size, no allocation. */
+struct seen {
+	unsigned char	ids[SEEN_WINDOW][16];
+	uint16_t	next[SEEN_WINDOW];	/* bucket chains, by slot */
+	uint16_t	head[2 * SEEN_WINDOW];	/* bucket heads */
+	size_t		used;
+	size_t		oldest;			/* slot to reuse next */
+	uint64_t	hash_key[2];
+};
+
+/* kv.c */
+struct kv	*kv_new(const uint64_t hash_key[2]);
+void		 kv_free(struct kv *);
+void		 kv_set(struct kv *, const char *key, size_t key_len,
+		     const char *value, size_t value_len);
+const char	*kv_get(const struct kv *, const char *key, size_t key_len,
+		     size_t *value_len);
+int		 kv_del(struct kv *, const char *key, size_t key_len);
+size_t		 kv_count(const struct kv *);
+uint64_t	 kv_digest(const struct kv *);
+struct kv_entry	**kv_sorted_new(const struct kv *);
+const char	*kv_entry_key(const struct kv_entry *, size_t *len);
+const char	*kv_entry_value(const struct kv_entry *, size_t *len);
+uint64_t	 kv_entry_fnv(const char *key, size_t key_len,
+		     const char *value, size_t value_len);
+uint64_t	 siphash(const uint64_t key[2], const void *data, size_t len);
+
+/* seen.c */
+void		 seen_init(struct seen *, const uint64_t hash_key[2]);
+int		 seen_has(const struct seen *, const char *uuid);
+void		 seen_add(struct seen *, const char *uuid);
+
+/* msg.c */
+enum msg_reason	 msg_decode(const char *buf, size_t len, struct msg *);
+size_t		 msg_encode(const struct msg *, char *buf, size_t cap);
+size_t		 msg_describe(const struct msg *, char *buf, size_t cap);
+size_t		 msg_escape(char *dst, size_t cap, const char *src, size_t len);
+size_t		 msg_display(char *dst, size_t cap, const char *src, size_t len);
+const char	*msg_type_name(enum msg_type);
+const char	*msg_reason_name(enum msg_reason);
+int		 msg_valid_node_id(const char *, size_t len);
+void		 msg_format_id(char id[UUID_LEN + 1], const unsigned char rnd[16]);
+
+/* net.c */
+int		 net_open(struct net *, const struct net_config *);
+int		 net_send(struct net *, const char *buf, size_t len);
+long		 net_recv(struct net *, char *buf, size_t cap,
+		     struct sockaddr_in *src);
+void		 net_close(struct net *);
+
+/* log.c */
+void		 log_init(const char *node_id, enum log_level);
+int		 log_enabled(enum log_level);
+void		 log_event(enum log_level, const char *event, const char *fmt,
+		     ...) __attribute__((format(printf, 3, 4)));
+void		 log_always(const char *event, const char *fmt, ...)
+		     __attribute__((format(printf, 2, 3)));
+void		 log_flush(void);
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+
+#endif

@@ -1,0 +1,660 @@
+/*
+ * msg.c - the wire format, version 1 (SPEC section 3): one line of
+ * "name=value" fields. The decoder is strict and checks the rules in the
+ * SPEC's order, so a broken datagram gets exactly the reason the SPEC
+ * names; it fills the caller's struct and allocates nothing. The same
+ * escaping serves the wire and the logs, so one decoder reads both.
+ */
+#include <string.h>
+
+#include "kvmc.h"
+
+enum field {
+	F_V, F_TYPE, F_ID, F_FROM, F_KEY, F_VALUE, F_RE, F_DIGEST, F_ENTRIES,
+	F_ORDER, NFIELDS
+};
+
+#define BIT(f)	(1u << (f))
+#define BASE	(BIT(F_V) | BIT(F_TYPE) | BIT(F_ID) | BIT(F_FROM))
+
+static const char *const field_names[NFIELDS] = {
+	"v", "type", "id", "from", "key", "value", "re", "digest", "entries",
+	"order"
+};
+
+static const char *const type_names[MSG_NTYPES] = {
+	"SET", "GET", "PRINT", "CHECK", "DIGEST", "HELLO"
+};
+
+/* Each type's fields: all of them required, no other allowed. */
+static const unsigned type_fields[MSG_NTYPES] = {
+	[MSG_SET]	= BASE | BIT(F_KEY) | BIT(F_VALUE),
+	[MSG_GET]	= BASE | BIT(F_KEY),
+	[MSG_PRINT]	= BASE,
+	[MSG_CHECK]	= BASE,
+	[MSG_DIGEST]	= BASE | BIT(F_RE) | BIT(F_DIGEST) | BIT(F_ENTRIES) |
+			  BIT(F_ORDER),
+	[MSG_HELLO]	= BASE,
+};
+
+static const char *const reason_names[] = {
+	[MSG_OK]		= "ok",
+	[MSG_TOO_LONG]		= "too_long",
+	[MSG_NO_NEWLINE]	= "no_newline",
+	[MSG_BAD_BYTE]		= "bad_byte",
+	[MSG_BAD_FIELD]		= "bad_field",
+	[MSG_BAD_VERSION]	= "bad_version",
+	[MSG_UNKNOWN_FIELD]	= "unknown_field",
+	[MSG_DUPLICATE_FIELD]	= "duplicate_field",
+	[MSG_BAD_ESCAPE]	= "bad_escape",
+	[MSG_BAD_TYPE]		= "bad_type",
+	[MSG_BAD_ID]		= "bad_id",
+	[MSG_BAD_FROM]		= "bad_from",
+	[MSG_BAD_KEY]		= "bad_key",
+	[MSG_BAD_VALUE]		= "bad_value",
+	[MSG_MISSING_FIELD]	= "missing_field",
+	[MSG_UNEXPECTED_FIELD]	= "unexpected_field",
+};
+
+static const char hex_upper[] = "0123456789ABCDEF";
+static const char hex_lower[] = "0123456789abcdef";
+
+struct span {
+	const char	*p;
+	size_t		 len;
+};
+
+const char *
+msg_type_name(enum msg_type t)
+{
+	return type_names[t];
+}
+
+const char *
+msg_reason_name(enum msg_reason r)
+{
+	return reason_names[r];
+}
+
+/* ---- decoding ---- */
+
+static int
+is_lower_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int
+span_is(struct span s, const char *text)
+{
+	return s.len == strlen(text) && memcmp(s.p, text, s.len) == 0;
+}
+
+/* Only printable ASCII besides the single spaces between fields. */
+static int
+bytes_ok(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((p[i] < 0x21 || p[i] > 0x7e) && p[i] != ' ')
+			return 0;
+	return 1;
+}
+
+/* Walks the space-separated tokens of a body; an empty body is one token. */
+struct cursor {
+	const char	*p;
+	const char	*end;
+	int		 done;
+};
+
+static int
+next_token(struct cursor *c, struct span *tok)
+{
+	const char *space;
+
+	if (c->done)
+		return 0;
+	space = memchr(c->p, ' ', (size_t)(c->end - c->p));
+	if (space == NULL) {
+		space = c->end;
+		c->done = 1;
+	}
+	tok->p = c->p;
+	tok->len = (size_t)(space - c->p);
+	c->p = c->done ? space : space + 1;
+	return 1;
+}
+
+/* Splits name=value: a name of a-z, then no second '='. Returns 0 if not. */
+static int
+split_field(struct span tok, struct span *name, struct span *value)
+{
+	const char *eq = memchr(tok.p, '=', tok.len);
+	size_t i;
+
+	if (eq == NULL || eq == tok.p)
+		return 0;
+	name->p = tok.p;
+	name->len = (size_t)(eq - tok.p);
+	value->p = eq + 1;
+	value->len = tok.len - name->len - 1;
+	for (i = 0; i < name->len; i++)
+		if (name->p[i] < 'a' || name->p[i] > 'z')
+			return 0;
+	return memchr(value->p, '=', value->len) == NULL;
+}
+
+static int
+fields_ok(const char *p, size_t len)
+{
+	struct cursor c = { p, p + len, 0 };
+	struct span tok, name, value;
+
+	while (next_token(&c, &tok))
+		if (!split_field(tok, &name, &value))
+			return 0;
+	return 1;
+}
+
+static int
+field_index(struct span name)
+{
+	int f;
+
+	for (f = 0; f < NFIELDS; f++)
+		if (span_is(name, field_names[f]))
+			return f;
+	return -1;
+}
+
+/* Every '%' starts %HH, and no escape is %00. */
+static int
+escapes_ok(struct span s)
+{
+	size_t i;
+
+	for (i = 0; i < s.len; i++) {
+		if (s.p[i] != '%')
+			continue;
+		if (s.len - i < 3)
+			return 0;
+		if (hex_digit(s.p[i + 1]) < 0 || hex_digit(s.p[i + 2]) < 0)
+			return 0;
+		if (s.p[i + 1] == '0' && s.p[i + 2] == '0')
+			return 0;
+		i += 2;
+	}
+	return 1;
+}
+
+/* Decodes an escaped span that escapes_ok accepted; returns its length. */
+static size_t
+unescape(struct span s, char *out)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s.len; i++) {
+		if (s.p[i] == '%') {
+			out[n++] = (char)(hex_digit(s.p[i + 1]) << 4 |
+			    hex_digit(s.p[i + 2]));
+			i += 2;
+		} else
+			out[n++] = s.p[i];
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* The length of an escaped span (escapes_ok accepted it) once decoded. */
+static size_t
+unescaped_len(struct span s)
+{
+	size_t i, n = s.len;
+
+	for (i = 0; i < s.len; i++)
+		if (s.p[i] == '%')
+			n -= 2;
+	return n;
+}
+
+static int
+uuid_ok(struct span s)
+{
+	size_t i;
+
+	if (s.len != UUID_LEN)
+		return 0;
+	for (i = 0; i < UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s.p[i] != '-')
+				return 0;
+		} else if (!is_lower_hex(s.p[i]))
+			return 0;
+	}
+	return s.p[14] == '4' && strchr("89ab", s.p[19]) != NULL;
+}
+
+/* The NODE_ID rule: 1-32 of A-Z a-z 0-9 . _ - */
+int
+msg_valid_node_id(const char *p, size_t len)
+{
+	size_t i;
+
+	if (len < 1 || len > NODE_ID_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = p[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+digest_hex(struct span s, uint64_t *out)
+{
+	size_t i;
+
+	if (s.len != 16)
+		return 0;
+	*out = 0;
+	for (i = 0; i < 16; i++) {
+		if (!is_lower_hex(s.p[i]))
+			return 0;
+		*out = *out << 4 | (uint64_t)hex_digit(s.p[i]);
+	}
+	return 1;
+}
+
+/* Decimal, no leading zero, below 2^64. */
+static int
+decimal_u64(struct span s, uint64_t *out)
+{
+	size_t i;
+
+	if (s.len == 0 || (s.p[0] == '0' && s.len > 1))
+		return 0;
+	*out = 0;
+	for (i = 0; i < s.len; i++) {
+		unsigned d = (unsigned)(s.p[i] - '0');
+
+		if (s.p[i] < '0' || s.p[i] > '9' ||
+		    *out > (UINT64_MAX - d) / 10)
+			return 0;
+		*out = *out * 10 + d;
+	}
+	return 1;
+}
+
+static int
+parse_type(struct span s, enum msg_type *t)
+{
+	int i;
+
+	for (i = 0; i < MSG_NTYPES; i++) {
+		if (span_is(s, type_names[i])) {
+			*t = (enum msg_type)i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+copy_span(char *dst, struct span s)
+{
+	memcpy(dst, s.p, s.len);
+	dst[s.len] = '\0';
+}
+
+/* The field rules, in the SPEC's order id, from, key, value, re, ... */
+static enum msg_reason
+check_values(const struct span v[NFIELDS], unsigned present, struct msg *m)
+{
+	m->key[0] = m->value[0] = m->re[0] = '\0';
+	m->key_len = m->value_len = 0;
+	m->digest = m->entries = m->order = 0;
+	if ((present & BIT(F_ID)) && !uuid_ok(v[F_ID]))
+		return MSG_BAD_ID;
+	if ((present & BIT(F_FROM)) &&
+	    !msg_valid_node_id(v[F_FROM].p, v[F_FROM].len))
+		return MSG_BAD_FROM;
+	if (present & BIT(F_KEY)) {
+		size_t n = unescaped_len(v[F_KEY]);
+
+		if (n < 1 || n > KEY_MAX)
+			return MSG_BAD_KEY;
+		m->key_len = unescape(v[F_KEY], m->key);
+	}
+	if (present & BIT(F_VALUE))
+		m->value_len = unescape(v[F_VALUE], m->value);
+	if (present & BIT(F_RE)) {
+		if (!uuid_ok(v[F_RE]))
+			return MSG_BAD_VALUE;
+		copy_span(m->re, v[F_RE]);
+	}
+	if ((present & BIT(F_DIGEST)) && !digest_hex(v[F_DIGEST], &m->digest))
+		return MSG_BAD_VALUE;
+	if ((present & BIT(F_ENTRIES)) &&
+	    !decimal_u64(v[F_ENTRIES], &m->entries))
+		return MSG_BAD_VALUE;
+	if ((present & BIT(F_ORDER)) && !decimal_u64(v[F_ORDER], &m->order))
+		return MSG_BAD_VALUE;
+	return MSG_OK;
+}
+
+/*
+ * Decodes one datagram of len bytes (len may exceed what buf holds when
+ * it is over WIRE_MAX: only the length is looked at then). Returns MSG_OK
+ * and fills m, or the reason the datagram is rejected; m is then partly
+ * filled and meaningless.
+ */
+enum msg_reason
+msg_decode(const char *buf, size_t len, struct msg *m)
+{
+	struct span v[NFIELDS], tok, name, value;
+	struct cursor c;
+	unsigned present = 0, required;
+	enum msg_reason r;
+	int f, unknown = 0, duplicate = 0;
+
+	if (len > WIRE_MAX)
+		return MSG_TOO_LONG;
+	if (len == 0 || buf[len - 1] != '\n')
+		return MSG_NO_NEWLINE;
+	len--;
+	if (!bytes_ok(buf, len))
+		return MSG_BAD_BYTE;
+	if (!fields_ok(buf, len))
+		return MSG_BAD_FIELD;
+	if (len < 3 || memcmp(buf, "v=1", 3) != 0 || (len > 3 && buf[3] != ' '))
+		return MSG_BAD_VERSION;
+
+	c = (struct cursor){ buf, buf + len, 0 };
+	while (next_token(&c, &tok)) {
+		split_field(tok, &name, &value);
+		f = field_index(name);
+		if (f < 0)
+			unknown = 1;
+		else if (present & BIT(f))
+			duplicate = 1;
+		else {
+			present |= BIT(f);
+			v[f] = value;
+		}
+	}
+	if (unknown)
+		return MSG_UNKNOWN_FIELD;
+	if (duplicate)
+		return MSG_DUPLICATE_FIELD;
+	if (((present & BIT(F_KEY)) && !escapes_ok(v[F_KEY])) ||
+	    ((present & BIT(F_VALUE)) && !escapes_ok(v[F_VALUE])))
+		return MSG_BAD_ESCAPE;
+	if ((present & BIT(F_TYPE)) && !parse_type(v[F_TYPE], &m->type))
+		return MSG_BAD_TYPE;
+	if ((r = check_values(v, present, m)) != MSG_OK)
+		return r;
+	if (!(present & BIT(F_TYPE)))
+		return MSG_MISSING_FIELD;
+	required = type_fields[m->type];
+	if (required & ~present)
+		return MSG_MISSING_FIELD;
+	if (present & ~required)
+		return MSG_UNEXPECTED_FIELD;
+	copy_span(m->id, v[F_ID]);
+	copy_span(m->from, v[F_FROM]);
+	return MSG_OK;
+}
+
+/* ---- encoding ---- */
+
+/* A bounded writer: stops at cap - 1 and remembers that it did. */
+struct out {
+	char	*buf;
+	size_t	 cap;
+	size_t	 len;
+	int	 full;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->full || n >= o->cap - o->len) {
+		o->full = 1;
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
+}
+
+static void
+put_hex(struct out *o, unsigned char c)
+{
+	char esc[3] = { '%', hex_upper[c >> 4], hex_upper[c & 15] };
+
+	put(o, esc, 3);
+}
+
+static void
+put_escaped(struct out *o, const char *s, size_t n)
+{
+	size_t i, run;
+
+	for (i = 0; i < n; i += run) {
+		for (run = 0; i + run < n; run++) {
+			unsigned char c = (unsigned char)s[i + run];
+
+			if (c < 0x21 || c > 0x7e || c == '%' || c == '=')
+				break;
+		}
+		put(o, s + i, run);
+		if (i + run < n) {
+			put_hex(o, (unsigned char)s[i + run]);
+			run++;
+		}
+	}
+}
+
+static void
+put_field(struct out *o, const char *name, const char *value, size_t n)
+{
+	if (o->len > 0)
+		put(o, " ", 1);
+	put(o, name, strlen(name));
+	put(o, "=", 1);
+	put_escaped(o, value, n);
+}
+
+static void
+put_str(struct out *o, const char *name, const char *value)
+{
+	put_field(o, name, value, strlen(value));
+}
+
+static void
+put_u64(struct out *o, const char *name, uint64_t v, int as_hex)
+{
+	char digits[21], *p = digits + sizeof(digits);
+	size_t i;
+
+	if (as_hex) {
+		for (i = 0; i < 16; i++, v >>= 4)
+			*--p = hex_lower[v & 15];
+	} else {
+		do
+			*--p = (char)('0' + v % 10);
+		while ((v /= 10) != 0);
+	}
+	put_field(o, name, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/* The fields that follow id, from and type: what a type carries. */
+static void
+put_params(struct out *o, const struct msg *m)
+{
+	unsigned fields = type_fields[m->type];
+
+	if (fields & BIT(F_KEY))
+		put_field(o, "key", m->key, m->key_len);
+	if (fields & BIT(F_VALUE))
+		put_field(o, "value", m->value, m->value_len);
+	if (fields & BIT(F_RE))
+		put_str(o, "re", m->re);
+	if (fields & BIT(F_DIGEST))
+		put_u64(o, "digest", m->digest, 1);
+	if (fields & BIT(F_ENTRIES))
+		put_u64(o, "entries", m->entries, 0);
+	if (fields & BIT(F_ORDER))
+		put_u64(o, "order", m->order, 0);
+}
+
+/*
+ * Writes m in canonical wire form, "\n" included. Returns its length, or 0
+ * when it would not fit in cap or in one datagram.
+ */
+size_t
+msg_encode(const struct msg *m, char *buf, size_t cap)
+{
+	struct out o = { buf, cap, 0, 0 };
+
+	put_str(&o, "v", "1");
+	put_str(&o, "type", type_names[m->type]);
+	put_str(&o, "id", m->id);
+	put_str(&o, "from", m->from);
+	put_params(&o, m);
+	put(&o, "\n", 1);
+	if (o.full || o.len > WIRE_MAX)
+		return 0;
+	return o.len;
+}
+
+/*
+ * Writes m's fields for a log line, "id=... from=... type=..." and its
+ * parameters, NUL-terminated, truncated to cap. Returns the length.
+ */
+size_t
+msg_describe(const struct msg *m, char *buf, size_t cap)
+{
+	struct out o = { buf, cap, 0, 0 };
+
+	buf[0] = '\0';
+	put_str(&o, "id", m->id);
+	put_str(&o, "from", m->from);
+	put_str(&o, "type", type_names[m->type]);
+	put_params(&o, m);
+	return o.len;
+}
+
+/* Writes src escaped as a field value, NUL-terminated. Returns the length. */
+size_t
+msg_escape(char *dst, size_t cap, const char *src, size_t len)
+{
+	struct out o = { dst, cap, 0, 0 };
+
+	dst[0] = '\0';
+	put_escaped(&o, src, len);
+	return o.len;
+}
+
+/*
+ * Returns the length of the valid UTF-8 sequence at p (RFC 3629), or 0
+ * when the bytes there are not one.
+ */
+static size_t
+utf8_len(const unsigned char *p, size_t left)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;	/* overlong */
+		if (p[0] == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;	/* overlong */
+		if (p[0] == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return 0;
+	if (left < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Writes src for a person's terminal: control characters (C0, DEL, C1)
+ * and bytes that are not valid UTF-8 as %HH, the rest as it is.
+ * NUL-terminated, truncated to cap. Returns the length.
+ */
+size_t
+msg_display(char *dst, size_t cap, const char *src, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	struct out o = { dst, cap, 0, 0 };
+	size_t i, n;
+
+	dst[0] = '\0';
+	for (i = 0; i < len; i += n) {
+		n = 1;
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			put(&o, src + i, 1);
+			continue;
+		}
+		if (s[i] >= 0x80)
+			n = utf8_len(s + i, len - i);
+		if (n > 1 && !(s[i] == 0xc2 && s[i + 1] < 0xa0)) {
+			put(&o, src + i, n);
+			continue;
+		}
+		if (n == 0)
+			n = 1;
+		for (size_t j = 0; j < n; j++)
+			put_hex(&o, s[i + j]);
+	}
+	return o.len;
+}
+
+/* Formats 16 random bytes as a version 4 UUID, lower case. */
+void
+msg_format_id(char id[UUID_LEN + 1], const unsigned char rnd[16])
+{
+	unsigned char b[16];
+	size_t i, n = 0;
+
+	memcpy(b, rnd, 16);
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			id[n++] = '-';
+		id[n++] = hex_lower[b[i] >> 4];
+		id[n++] = hex_lower[b[i] & 15];
+	}
+	id[n] = '\0';
+}
