@@ -9,7 +9,7 @@ STD	 = -std=c11 -D_DEFAULT_SOURCE
 HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now
 
-SRCS	 = kvmc.c net.c kv.c msg.c log.c seen.c
+SRCS	 = kvmc.c net.c kv.c msg.c log.c seen.c sim.c check.c
 
 # make test SANITIZE=1: the same suite against an ASan+UBSan build.
 ifeq ($(SANITIZE),1)
@@ -53,7 +53,10 @@ test/rawsend: test/rawsend.c
 test: kvmc kvmc-static test/rawsend
 	bats test/
 
+demo: kvmc
+	@bash demo/demo.sh
+
 clean:
 	rm -rf build kvmc kvmc-static test/rawsend
 
-.PHONY: all static test clean
+.PHONY: all static test demo clean

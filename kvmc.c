@@ -18,6 +18,7 @@
 #include <sys/random.h>
 #include <sys/select.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "kvmc.h"
 
@@ -30,6 +31,10 @@ struct settings {
 	const char		*interface;	/* as given, or NULL */
 	enum log_level		log_level;
 	int			no_input;
+	uint32_t		check_window;	/* ms */
+	struct sim		sim;
+	const char		*sim_delay;	/* as given, for the start line */
+	const char		*sim_loss;
 };
 
 struct node {
@@ -39,12 +44,14 @@ struct node {
 	struct seen	 processed;	/* ids already processed */
 	struct seen	 sent;		/* ids this node sent */
 	uint64_t	 order;		/* the local order: SET, GET, PRINT */
+	struct check	 check;
 	int		 reads_stdin;
 	int		 interactive;	/* stdin is a terminal */
 	char		 line[LINE_MAX_IN + 1];
 	size_t		 line_len;
 	int		 discarding;	/* the rest of an over-long line */
 	const char	*stop_reason;	/* set: the loop ends */
+	const char	*stop_pending;	/* set: ends when the CHECK is over */
 	int		 stop_signal;
 };
 
@@ -80,6 +87,16 @@ new_id(char id[UUID_LEN + 1])
 
 	random_bytes(rnd, sizeof(rnd));
 	msg_format_id(id, rnd);
+}
+
+/* Milliseconds on the monotonic clock: for timers, never for logs. */
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- settings ---- */
@@ -182,6 +199,37 @@ parse_log_level(struct settings *set, const char *s)
 	return -1;
 }
 
+static int
+parse_check_window(struct settings *set, const char *s)
+{
+	unsigned long v;
+
+	if (parse_number(s, 60000, &v) == -1 || v == 0)
+		return -1;
+	set->check_window = (uint32_t)v;
+	return 0;
+}
+
+static int
+parse_sim_delay(struct settings *set, const char *s)
+{
+	set->sim_delay = s;
+	return sim_parse_delay(&set->sim, s);
+}
+
+static int
+parse_sim_loss(struct settings *set, const char *s)
+{
+	set->sim_loss = s;
+	return sim_parse_loss(&set->sim, s);
+}
+
+static int
+parse_sim_seed(struct settings *set, const char *s)
+{
+	return sim_parse_seed(&set->sim, s);
+}
+
 /* In SPEC order: when several are bad, the first one is reported. */
 static const struct setting settings_table[] = {
 	{ "node-id", "NODE_ID", parse_node_id, "1-32 of A-Z a-z 0-9 . _ -" },
@@ -192,6 +240,13 @@ static const struct setting settings_table[] = {
 	{ "interface", "MULTICAST_IF", parse_interface,
 	    "an IPv4 address or the name of an existing interface" },
 	{ "log-level", "LOG_LEVEL", parse_log_level, "debug, info, warn or error" },
+	{ "check-window", "CHECK_WINDOW", parse_check_window, "1-60000" },
+	{ "sim-delay", "SIM_DELAY", parse_sim_delay,
+	    "SENDER=MS or SENDER=MIN-MAX, comma-separated, each sender once, "
+	    "0 <= MIN <= MAX <= 60000, SENDER a node id or *" },
+	{ "sim-loss", "SIM_LOSS", parse_sim_loss, "a decimal from 0 to 1" },
+	{ "sim-seed", "SIM_SEED", parse_sim_seed,
+	    "an unsigned decimal below 2^64" },
 };
 #define NSETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
 
@@ -210,9 +265,15 @@ usage(FILE *f)
 	    "  --interface IF      MULTICAST_IF     default: the kernel's choice\n"
 	    "  --log-level L       LOG_LEVEL        debug|info|warn|error, default: info\n"
 	    "  --no-input          run as a replica: never read stdin\n"
+	    "  --check-window MS   CHECK_WINDOW     CHECK waits for replies, default: 1000\n"
 	    "  --help, --version\n"
 	    "\n"
-	    "Commands: SET key value, GET key, PRINT, HELP, EXIT\n");
+	    "Simulated network, per receiving node:\n"
+	    "  --sim-delay RULES   SIM_DELAY        e.g. node1=300,*=0-200 (ms)\n"
+	    "  --sim-loss P        SIM_LOSS         drop with probability P, 0-1\n"
+	    "  --sim-seed N        SIM_SEED         seed of delays and drops\n"
+	    "\n"
+	    "Commands: SET key value, GET key, PRINT, CHECK, HELP, EXIT\n");
 }
 
 /* Exits 2 with one line naming the setting, the value, what is accepted. */
@@ -323,6 +384,8 @@ default_settings(struct settings *set)
 	set->net.ttl = 1;
 	set->net.if_addr.s_addr = htonl(INADDR_ANY);
 	set->log_level = LOG_INFO;
+	set->check_window = 1000;
+	random_bytes(&set->sim.seed, sizeof(set->sim.seed));
 }
 
 /* Options first, then the environment; an empty variable is unset. */
@@ -402,6 +465,26 @@ send_msg(struct node *nd, struct msg *m)
 	return 0;
 }
 
+/*
+ * EOF and EXIT: stop reading stdin, and stop once the open CHECK, if
+ * any, has printed its verdict.
+ */
+static void
+request_stop(struct node *nd, const char *reason)
+{
+	nd->reads_stdin = 0;
+	if (nd->check.open)
+		nd->stop_pending = reason;
+	else
+		nd->stop_reason = reason;
+}
+
+static int
+stopping(const struct node *nd)
+{
+	return nd->stop_reason != NULL || nd->stop_pending != NULL;
+}
+
 /* ---- stdin commands ---- */
 
 static int
@@ -448,6 +531,7 @@ print_help(void)
 	reply("SET <key> <value>  store value under key on every node\n"
 	    "GET <key>          print the local value; every node logs its own\n"
 	    "PRINT              every node logs its whole store\n"
+	    "CHECK              ask every node for its digest: do they agree?\n"
 	    "HELP               this text\n"
 	    "EXIT               leave the group and stop\n");
 }
@@ -503,7 +587,20 @@ verb_is(const char *verb, size_t len, const char *name)
 	return strlen(name) == len && strncasecmp(verb, name, len) == 0;
 }
 
-/* PRINT, HELP, EXIT: no arguments. */
+static void
+command_check(struct node *nd)
+{
+	struct msg m = { .type = MSG_CHECK };
+
+	if (nd->check.open) {
+		user_error("a CHECK is still waiting for replies");
+		return;
+	}
+	send_msg(nd, &m);
+	check_open(&nd->check, m.id, now_ms() + nd->set.check_window);
+}
+
+/* PRINT, CHECK, HELP, EXIT: no arguments. */
 static void
 command_alone(struct node *nd, const char *verb, size_t verb_len,
     const char *rest, const char *end)
@@ -512,15 +609,17 @@ command_alone(struct node *nd, const char *verb, size_t verb_len,
 	const char *extra;
 
 	if (next_word(&rest, end, &extra) > 0) {
-		user_error("PRINT, HELP and EXIT take no arguments");
+		user_error("PRINT, CHECK, HELP and EXIT take no arguments");
 		return;
 	}
 	if (verb_is(verb, verb_len, "PRINT"))
 		send_msg(nd, &m);
+	else if (verb_is(verb, verb_len, "CHECK"))
+		command_check(nd);
 	else if (verb_is(verb, verb_len, "HELP"))
 		print_help();
 	else
-		nd->stop_reason = "exit";
+		request_stop(nd, "exit");
 }
 
 /* One line from stdin, newline removed. */
@@ -547,6 +646,7 @@ on_line(struct node *nd, const char *line, size_t len)
 	else if (verb_is(verb, verb_len, "GET"))
 		command_with_key(nd, MSG_GET, line, end);
 	else if (verb_is(verb, verb_len, "PRINT") ||
+	    verb_is(verb, verb_len, "CHECK") ||
 	    verb_is(verb, verb_len, "HELP") || verb_is(verb, verb_len, "EXIT"))
 		command_alone(nd, verb, verb_len, line, end);
 	else {
@@ -561,7 +661,7 @@ on_line(struct node *nd, const char *line, size_t len)
 static void
 prompt(struct node *nd)
 {
-	if (nd->interactive && nd->stop_reason == NULL)
+	if (nd->interactive && !stopping(nd))
 		reply("> ");
 }
 
@@ -571,7 +671,7 @@ feed_stdin(struct node *nd, const char *p, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < len && nd->stop_reason == NULL; i++) {
+	for (i = 0; i < len && !stopping(nd); i++) {
 		if (p[i] == '\n') {
 			if (!nd->discarding) {
 				on_line(nd, nd->line, nd->line_len);
@@ -606,8 +706,8 @@ on_stdin(struct node *nd)
 		/* A last line without a newline is still a command. */
 		if (nd->line_len > 0 && !nd->discarding)
 			on_line(nd, nd->line, nd->line_len);
-		if (nd->stop_reason == NULL)
-			nd->stop_reason = "eof";
+		if (!stopping(nd))
+			request_stop(nd, "eof");
 		return;
 	}
 	feed_stdin(nd, chunk, (size_t)n);
@@ -634,6 +734,30 @@ log_apply(struct node *nd, const struct msg *m, const char *extra_fmt, ...)
 	va_end(ap);
 	log_event(LOG_INFO, "apply", "order=%llu %s%s",
 	    (unsigned long long)nd->order, fields, extra);
+}
+
+/* CHECK and DIGEST are processed but do not count in the local order. */
+static void
+log_apply_unordered(const struct msg *m)
+{
+	char fields[FIELDS_MAX];
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	msg_describe(m, fields, sizeof(fields));
+	log_event(LOG_INFO, "apply", "%s", fields);
+}
+
+static void
+answer_check(struct node *nd, const struct msg *check)
+{
+	struct msg m = { .type = MSG_DIGEST };
+
+	memcpy(m.re, check->id, sizeof(m.re));
+	m.digest = kv_digest(nd->kv);
+	m.entries = kv_count(nd->kv);
+	m.order = nd->order;
+	send_msg(nd, &m);
 }
 
 static void
@@ -689,6 +813,14 @@ process(struct node *nd, const struct msg *m)
 		log_event(LOG_WARN, "id_conflict", "id=%s from=%s type=%s",
 		    m->id, m->from, msg_type_name(m->type));
 	switch (m->type) {
+	case MSG_CHECK:
+		log_apply_unordered(m);
+		answer_check(nd, m);
+		break;
+	case MSG_DIGEST:
+		log_apply_unordered(m);
+		check_record(&nd->check, m);
+		break;
 	case MSG_SET:
 		nd->order++;
 		kv_set(nd->kv, m->key, m->key_len, m->value, m->value_len);
@@ -709,6 +841,35 @@ process(struct node *nd, const struct msg *m)
 	}
 }
 
+/* The simulated network decides when, or whether, m is processed. */
+static void
+simulate(struct node *nd, const struct msg *m, const char *wire, size_t len)
+{
+	enum sim_fate fate;
+	long delay;
+
+	fate = sim_receive(&nd->set.sim, m->from, wire, len, now_ms(), &delay);
+	if (delay >= 0)
+		log_event(LOG_INFO, "recv", "id=%s from=%s type=%s delay_ms=%ld",
+		    m->id, m->from, msg_type_name(m->type), delay);
+	switch (fate) {
+	case SIM_PASS:
+		process(nd, m);
+		break;
+	case SIM_DROP:
+		log_event(LOG_INFO, "sim_drop", "id=%s from=%s type=%s", m->id,
+		    m->from, msg_type_name(m->type));
+		break;
+	case SIM_OVERFLOW:
+		log_event(LOG_WARN, "sim_overflow", "id=%s from=%s type=%s "
+		    "held=%d", m->id, m->from, msg_type_name(m->type),
+		    SIM_HELD_MAX);
+		break;
+	case SIM_HOLD:
+		break;
+	}
+}
+
 static void
 on_datagram(struct node *nd, const char *buf, size_t len,
     const struct sockaddr_in *src)
@@ -719,7 +880,10 @@ on_datagram(struct node *nd, const char *buf, size_t len,
 
 	reason = msg_decode(buf, len, &m);
 	if (reason == MSG_OK) {
-		process(nd, &m);
+		if (sim_active(&nd->set.sim))
+			simulate(nd, &m, buf, len);
+		else
+			process(nd, &m);
 		return;
 	}
 	if (!log_enabled(LOG_WARN))
@@ -748,6 +912,46 @@ on_socket(struct node *nd)
 		}
 		on_datagram(nd, buf, (size_t)len, &src);
 	}
+}
+
+/* Held messages that are due, then the CHECK window. */
+static void
+on_timer(struct node *nd)
+{
+	char wire[WIRE_MAX];
+	struct msg m;
+	uint64_t now = now_ms();
+	size_t len;
+
+	while ((len = sim_pop_due(&nd->set.sim, now, wire)) > 0) {
+		/* It was accepted once: decoding again cannot fail. */
+		if (msg_decode(wire, len, &m) == MSG_OK)
+			process(nd, &m);
+	}
+	if (nd->check.open && now >= nd->check.deadline) {
+		check_report(&nd->check);
+		if (nd->stop_pending != NULL)
+			nd->stop_reason = nd->stop_pending;
+	}
+}
+
+/* The wait until the nearest deadline; NULL (forever) when none. */
+static struct timespec *
+next_timeout(const struct node *nd, struct timespec *ts)
+{
+	uint64_t due, now = now_ms(), wait;
+	int any = sim_next_due(&nd->set.sim, &due);
+
+	if (nd->check.open && (!any || nd->check.deadline < due)) {
+		due = nd->check.deadline;
+		any = 1;
+	}
+	if (!any)
+		return NULL;
+	wait = due > now ? due - now : 0;
+	ts->tv_sec = (time_t)(wait / 1000);
+	ts->tv_nsec = (long)(wait % 1000) * 1000000;
+	return ts;
 }
 
 /* ---- the loop ---- */
@@ -803,17 +1007,22 @@ setup_signals(sigset_t *wait_mask)
 static int
 run(struct node *nd, const sigset_t *wait_mask)
 {
+	struct timespec ts;
 	fd_set readable;
 	int fd = nd->net.fd, n;
 
 	prompt(nd);
 	while (nd->stop_reason == NULL) {
+		on_timer(nd);
+		if (nd->stop_reason != NULL)
+			break;
 		FD_ZERO(&readable);
 		FD_SET(fd, &readable);
 		if (nd->reads_stdin)
 			FD_SET(STDIN_FILENO, &readable);
 		log_flush();
-		n = pselect(fd + 1, &readable, NULL, NULL, NULL, wait_mask);
+		n = pselect(fd + 1, &readable, NULL, NULL, next_timeout(nd, &ts),
+		    wait_mask);
 		if (got_signal) {
 			nd->stop_reason = "signal";
 			nd->stop_signal = got_signal;
@@ -849,7 +1058,10 @@ static void
 log_start(const struct node *nd)
 {
 	char group[INET_ADDRSTRLEN], iface[3 * IF_NAMESIZE + 1];
+	char delay[ESCAPED_MAX], loss[ESCAPED_MAX];
 	static const char *const levels[] = { "debug", "info", "warn", "error" };
+	const char *d = nd->set.sim_delay ? nd->set.sim_delay : "";
+	const char *l = nd->set.sim_loss ? nd->set.sim_loss : "0";
 
 	inet_ntop(AF_INET, &nd->set.net.group, group, sizeof(group));
 	if (nd->set.interface != NULL)
@@ -857,10 +1069,14 @@ log_start(const struct node *nd)
 		    strlen(nd->set.interface));
 	else
 		snprintf(iface, sizeof(iface), "default");
+	msg_escape(delay, sizeof(delay), d, strlen(d));
+	msg_escape(loss, sizeof(loss), l, strlen(l));
 	log_always("start", "version=%s group=%s port=%u ttl=%d interface=%s "
-	    "log_level=%s input=%s", KVMC_VERSION, group, nd->set.net.port,
+	    "log_level=%s input=%s check_window=%u sim_delay=%s sim_loss=%s "
+	    "sim_seed=%llu", KVMC_VERSION, group, nd->set.net.port,
 	    nd->set.net.ttl, iface, levels[nd->set.log_level],
-	    nd->reads_stdin ? "yes" : "no");
+	    nd->reads_stdin ? "yes" : "no", nd->set.check_window, delay, loss,
+	    (unsigned long long)nd->set.sim.seed);
 }
 
 static struct node *
@@ -875,6 +1091,7 @@ node_new(int argc, char **argv)
 	seen_init(&nd->processed, hash_key);
 	seen_init(&nd->sent, hash_key);
 	nd->net.fd = -1;
+	sim_start(&nd->set.sim);
 	choose_input(nd);
 	return nd;
 }
@@ -884,6 +1101,8 @@ node_free(struct node *nd)
 {
 	net_close(&nd->net);
 	kv_free(nd->kv);
+	sim_free(&nd->set.sim);
+	check_free(&nd->check);
 	free(nd);
 }
 

@@ -17,6 +17,9 @@
 #define UUID_LEN	36
 #define LINE_MAX_IN	4096	/* bytes of one stdin line, newline excluded */
 #define SEEN_WINDOW	4096	/* message ids remembered for duplicates */
+#define SIM_DELAY_MAX	60000	/* ms a simulated delay may last */
+#define SIM_HELD_MAX	65536	/* messages the simulation may hold */
+#define CHECK_ROWS_MAX	1024	/* DIGEST replies one CHECK collects */
 
 /*
  * Escaping makes at most three bytes of one, so this holds any escaped key
@@ -77,6 +80,47 @@ struct net_config {
 	unsigned int	if_index;	/* 0 unless given by name */
 };
 
+/* One SIM_DELAY rule: messages from sender wait min..max ms. */
+struct sim_rule {
+	char		sender[NODE_ID_MAX + 1];	/* or "*" */
+	uint32_t	min;
+	uint32_t	max;
+	int		is_range;	/* written MIN-MAX: one draw each */
+};
+
+struct held;
+
+struct sim {
+	struct sim_rule	*rules;
+	size_t		 nrules;
+	double		 loss;
+	uint64_t	 seed;
+	uint64_t	 state;		/* splitmix64 */
+	struct held	**heap;
+	size_t		 held;
+	size_t		 cap;
+	uint64_t	 arrivals;
+};
+
+enum sim_fate { SIM_PASS, SIM_DROP, SIM_HOLD, SIM_OVERFLOW };
+
+/* One DIGEST reply to this node's CHECK. */
+struct check_row {
+	char		node[NODE_ID_MAX + 1];
+	uint64_t	digest;
+	uint64_t	entries;
+	uint64_t	order;
+};
+
+/* The CHECK this node asked, while its window is open. */
+struct check {
+	int			 open;
+	char			 id[UUID_LEN + 1];
+	uint64_t		 deadline;	/* monotonic ms */
+	struct check_row	*rows;
+	size_t			 nrows;
+};
+
 struct kv;		/* kv.c: opaque */
 struct kv_entry;	/* kv.c: opaque */
 
@@ -123,6 +167,24 @@ const char	*msg_reason_name(enum msg_reason);
 int		 msg_valid_node_id(const char *, size_t len);
 void		 msg_format_id(char id[UUID_LEN + 1], const unsigned char rnd[16]);
 
+/* sim.c */
+int		 sim_parse_delay(struct sim *, const char *);
+int		 sim_parse_loss(struct sim *, const char *);
+int		 sim_parse_seed(struct sim *, const char *);
+void		 sim_start(struct sim *);
+int		 sim_active(const struct sim *);
+enum sim_fate	 sim_receive(struct sim *, const char *sender, const char *wire,
+		     size_t len, uint64_t now_ms, long *delay_ms);
+int		 sim_next_due(const struct sim *, uint64_t *due);
+size_t		 sim_pop_due(struct sim *, uint64_t now_ms, char *buf);
+void		 sim_free(struct sim *);
+
+/* check.c */
+void		 check_open(struct check *, const char *id, uint64_t deadline);
+void		 check_record(struct check *, const struct msg *);
+void		 check_report(struct check *);
+void		 check_free(struct check *);
+
 /* net.c */
 int		 net_open(struct net *, const struct net_config *);
 int		 net_send(struct net *, const char *buf, size_t len);
@@ -140,5 +202,6 @@ void		 log_always(const char *event, const char *fmt, ...)
 void		 log_flush(void);
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
+void		*xrealloc(void *, size_t);
 
 #endif

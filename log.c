@@ -114,3 +114,13 @@ xcalloc(size_t n, size_t size)
 		out_of_memory(n * size);
 	return p;
 }
+
+void *
+xrealloc(void *old, size_t size)
+{
+	void *p = realloc(old, size);
+
+	if (p == NULL)
+		out_of_memory(size);
+	return p;
+}
