@@ -31,6 +31,7 @@ struct settings {
 	const char		*interface;	/* as given, or NULL */
 	enum log_level		log_level;
 	int			no_input;
+	uint32_t		hello_interval;	/* ms, 0: no HELLO */
 	uint32_t		check_window;	/* ms */
 	struct sim		sim;
 	const char		*sim_delay;	/* as given, for the start line */
@@ -45,6 +46,8 @@ struct node {
 	struct seen	 sent;		/* ids this node sent */
 	uint64_t	 order;		/* the local order: SET, GET, PRINT */
 	struct check	 check;
+	struct peers	 peers;
+	uint64_t	 next_hello;	/* monotonic ms */
 	int		 reads_stdin;
 	int		 interactive;	/* stdin is a terminal */
 	char		 line[LINE_MAX_IN + 1];
@@ -200,6 +203,17 @@ parse_log_level(struct settings *set, const char *s)
 }
 
 static int
+parse_hello_interval(struct settings *set, const char *s)
+{
+	unsigned long v;
+
+	if (parse_number(s, 3600000, &v) == -1)
+		return -1;
+	set->hello_interval = (uint32_t)v;
+	return 0;
+}
+
+static int
 parse_check_window(struct settings *set, const char *s)
 {
 	unsigned long v;
@@ -240,6 +254,8 @@ static const struct setting settings_table[] = {
 	{ "interface", "MULTICAST_IF", parse_interface,
 	    "an IPv4 address or the name of an existing interface" },
 	{ "log-level", "LOG_LEVEL", parse_log_level, "debug, info, warn or error" },
+	{ "hello-interval", "HELLO_INTERVAL", parse_hello_interval,
+	    "0-3600000" },
 	{ "check-window", "CHECK_WINDOW", parse_check_window, "1-60000" },
 	{ "sim-delay", "SIM_DELAY", parse_sim_delay,
 	    "SENDER=MS or SENDER=MIN-MAX, comma-separated, each sender once, "
@@ -265,6 +281,7 @@ usage(FILE *f)
 	    "  --interface IF      MULTICAST_IF     default: the kernel's choice\n"
 	    "  --log-level L       LOG_LEVEL        debug|info|warn|error, default: info\n"
 	    "  --no-input          run as a replica: never read stdin\n"
+	    "  --hello-interval MS HELLO_INTERVAL   heartbeat, 0: off, default: 2000\n"
 	    "  --check-window MS   CHECK_WINDOW     CHECK waits for replies, default: 1000\n"
 	    "  --help, --version\n"
 	    "\n"
@@ -273,7 +290,7 @@ usage(FILE *f)
 	    "  --sim-loss P        SIM_LOSS         drop with probability P, 0-1\n"
 	    "  --sim-seed N        SIM_SEED         seed of delays and drops\n"
 	    "\n"
-	    "Commands: SET key value, GET key, PRINT, CHECK, HELP, EXIT\n");
+	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n");
 }
 
 /* Exits 2 with one line naming the setting, the value, what is accepted. */
@@ -384,6 +401,7 @@ default_settings(struct settings *set)
 	set->net.ttl = 1;
 	set->net.if_addr.s_addr = htonl(INADDR_ANY);
 	set->log_level = LOG_INFO;
+	set->hello_interval = 2000;
 	set->check_window = 1000;
 	random_bytes(&set->sim.seed, sizeof(set->sim.seed));
 }
@@ -438,6 +456,13 @@ user_error(const char *reason)
 	fprintf(stderr, "error: %s\n", reason);
 }
 
+/* HELLO is background chatter: logged at debug only, whatever happens. */
+static enum log_level
+chatter_level(const struct msg *m)
+{
+	return m->type == MSG_HELLO ? LOG_DEBUG : LOG_INFO;
+}
+
 /*
  * Multicasts one message of this node. Returns 0, or -1 when it would not
  * fit in a datagram (nothing is sent then).
@@ -455,9 +480,9 @@ send_msg(struct node *nd, struct msg *m)
 		return -1;
 	/* Remember it first: the loopback copy may be read right after. */
 	seen_add(&nd->sent, m->id);
-	if (log_enabled(LOG_INFO)) {
+	if (log_enabled(chatter_level(m))) {
 		msg_describe(m, fields, sizeof(fields));
-		log_event(LOG_INFO, "send", "%s", fields);
+		log_event(chatter_level(m), "send", "%s", fields);
 	}
 	if (net_send(&nd->net, wire, len) == -1)
 		log_event(LOG_WARN, "send_error", "id=%s errno=%d", m->id,
@@ -532,6 +557,7 @@ print_help(void)
 	    "GET <key>          print the local value; every node logs its own\n"
 	    "PRINT              every node logs its whole store\n"
 	    "CHECK              ask every node for its digest: do they agree?\n"
+	    "PEERS              the nodes this node hears, and how long ago\n"
 	    "HELP               this text\n"
 	    "EXIT               leave the group and stop\n");
 }
@@ -600,7 +626,7 @@ command_check(struct node *nd)
 	check_open(&nd->check, m.id, now_ms() + nd->set.check_window);
 }
 
-/* PRINT, CHECK, HELP, EXIT: no arguments. */
+/* PRINT, CHECK, PEERS, HELP, EXIT: no arguments. */
 static void
 command_alone(struct node *nd, const char *verb, size_t verb_len,
     const char *rest, const char *end)
@@ -609,13 +635,16 @@ command_alone(struct node *nd, const char *verb, size_t verb_len,
 	const char *extra;
 
 	if (next_word(&rest, end, &extra) > 0) {
-		user_error("PRINT, CHECK, HELP and EXIT take no arguments");
+		user_error("PRINT, CHECK, PEERS, HELP and EXIT take no "
+		    "arguments");
 		return;
 	}
 	if (verb_is(verb, verb_len, "PRINT"))
 		send_msg(nd, &m);
 	else if (verb_is(verb, verb_len, "CHECK"))
 		command_check(nd);
+	else if (verb_is(verb, verb_len, "PEERS"))
+		peers_print(&nd->peers, now_ms());
 	else if (verb_is(verb, verb_len, "HELP"))
 		print_help();
 	else
@@ -647,6 +676,7 @@ on_line(struct node *nd, const char *line, size_t len)
 		command_with_key(nd, MSG_GET, line, end);
 	else if (verb_is(verb, verb_len, "PRINT") ||
 	    verb_is(verb, verb_len, "CHECK") ||
+	    verb_is(verb, verb_len, "PEERS") ||
 	    verb_is(verb, verb_len, "HELP") || verb_is(verb, verb_len, "EXIT"))
 		command_alone(nd, verb, verb_len, line, end);
 	else {
@@ -736,16 +766,16 @@ log_apply(struct node *nd, const struct msg *m, const char *extra_fmt, ...)
 	    (unsigned long long)nd->order, fields, extra);
 }
 
-/* CHECK and DIGEST are processed but do not count in the local order. */
+/* CHECK, DIGEST, HELLO: processed, but not counted in the local order. */
 static void
 log_apply_unordered(const struct msg *m)
 {
 	char fields[FIELDS_MAX];
 
-	if (!log_enabled(LOG_INFO))
+	if (!log_enabled(chatter_level(m)))
 		return;
 	msg_describe(m, fields, sizeof(fields));
-	log_event(LOG_INFO, "apply", "%s", fields);
+	log_event(chatter_level(m), "apply", "%s", fields);
 }
 
 static void
@@ -808,11 +838,15 @@ process(struct node *nd, const struct msg *m)
 		return;
 	}
 	seen_add(&nd->processed, m->id);
-	if (strcmp(m->from, nd->set.node_id) == 0 &&
-	    !seen_has(&nd->sent, m->id))
+	if (strcmp(m->from, nd->set.node_id) != 0)
+		peers_heard(&nd->peers, m->from, now_ms());
+	else if (!seen_has(&nd->sent, m->id))
 		log_event(LOG_WARN, "id_conflict", "id=%s from=%s type=%s",
 		    m->id, m->from, msg_type_name(m->type));
 	switch (m->type) {
+	case MSG_HELLO:
+		log_apply_unordered(m);
+		break;
 	case MSG_CHECK:
 		log_apply_unordered(m);
 		answer_check(nd, m);
@@ -850,15 +884,15 @@ simulate(struct node *nd, const struct msg *m, const char *wire, size_t len)
 
 	fate = sim_receive(&nd->set.sim, m->from, wire, len, now_ms(), &delay);
 	if (delay >= 0)
-		log_event(LOG_INFO, "recv", "id=%s from=%s type=%s delay_ms=%ld",
-		    m->id, m->from, msg_type_name(m->type), delay);
+		log_event(chatter_level(m), "recv", "id=%s from=%s type=%s "
+		    "delay_ms=%ld", m->id, m->from, msg_type_name(m->type), delay);
 	switch (fate) {
 	case SIM_PASS:
 		process(nd, m);
 		break;
 	case SIM_DROP:
-		log_event(LOG_INFO, "sim_drop", "id=%s from=%s type=%s", m->id,
-		    m->from, msg_type_name(m->type));
+		log_event(chatter_level(m), "sim_drop", "id=%s from=%s type=%s",
+		    m->id, m->from, msg_type_name(m->type));
 		break;
 	case SIM_OVERFLOW:
 		log_event(LOG_WARN, "sim_overflow", "id=%s from=%s type=%s "
@@ -914,7 +948,19 @@ on_socket(struct node *nd)
 	}
 }
 
-/* Held messages that are due, then the CHECK window. */
+/* The heartbeat: one HELLO per interval, on time even after a late wakeup. */
+static void
+send_hello(struct node *nd, uint64_t now)
+{
+	struct msg m = { .type = MSG_HELLO };
+
+	send_msg(nd, &m);
+	nd->next_hello += nd->set.hello_interval;
+	if (nd->next_hello <= now)
+		nd->next_hello = now + nd->set.hello_interval;
+}
+
+/* Held messages that are due, the heartbeat, peers, the CHECK window. */
 static void
 on_timer(struct node *nd)
 {
@@ -923,6 +969,9 @@ on_timer(struct node *nd)
 	uint64_t now = now_ms();
 	size_t len;
 
+	if (nd->set.hello_interval > 0 && now >= nd->next_hello)
+		send_hello(nd, now);
+	peers_check(&nd->peers, now);
 	while ((len = sim_pop_due(&nd->set.sim, now, wire)) > 0) {
 		/* It was accepted once: decoding again cannot fail. */
 		if (msg_decode(wire, len, &m) == MSG_OK)
@@ -935,17 +984,29 @@ on_timer(struct node *nd)
 	}
 }
 
+static void
+keep_earliest(uint64_t *due, int *any, uint64_t at)
+{
+	if (!*any || at < *due)
+		*due = at;
+	*any = 1;
+}
+
 /* The wait until the nearest deadline; NULL (forever) when none. */
 static struct timespec *
 next_timeout(const struct node *nd, struct timespec *ts)
 {
-	uint64_t due, now = now_ms(), wait;
-	int any = sim_next_due(&nd->set.sim, &due);
+	uint64_t due = 0, at, now = now_ms(), wait;
+	int any = 0;
 
-	if (nd->check.open && (!any || nd->check.deadline < due)) {
-		due = nd->check.deadline;
-		any = 1;
-	}
+	if (sim_next_due(&nd->set.sim, &at))
+		keep_earliest(&due, &any, at);
+	if (peers_next_due(&nd->peers, &at))
+		keep_earliest(&due, &any, at);
+	if (nd->check.open)
+		keep_earliest(&due, &any, nd->check.deadline);
+	if (nd->set.hello_interval > 0)
+		keep_earliest(&due, &any, nd->next_hello);
 	if (!any)
 		return NULL;
 	wait = due > now ? due - now : 0;
@@ -1072,10 +1133,11 @@ log_start(const struct node *nd)
 	msg_escape(delay, sizeof(delay), d, strlen(d));
 	msg_escape(loss, sizeof(loss), l, strlen(l));
 	log_always("start", "version=%s group=%s port=%u ttl=%d interface=%s "
-	    "log_level=%s input=%s check_window=%u sim_delay=%s sim_loss=%s "
-	    "sim_seed=%llu", KVMC_VERSION, group, nd->set.net.port,
-	    nd->set.net.ttl, iface, levels[nd->set.log_level],
-	    nd->reads_stdin ? "yes" : "no", nd->set.check_window, delay, loss,
+	    "log_level=%s input=%s hello_interval=%u check_window=%u "
+	    "sim_delay=%s sim_loss=%s sim_seed=%llu", KVMC_VERSION, group,
+	    nd->set.net.port, nd->set.net.ttl, iface,
+	    levels[nd->set.log_level], nd->reads_stdin ? "yes" : "no",
+	    nd->set.hello_interval, nd->set.check_window, delay, loss,
 	    (unsigned long long)nd->set.sim.seed);
 }
 
@@ -1092,6 +1154,7 @@ node_new(int argc, char **argv)
 	seen_init(&nd->sent, hash_key);
 	nd->net.fd = -1;
 	sim_start(&nd->set.sim);
+	peers_init(&nd->peers, nd->set.hello_interval);
 	choose_input(nd);
 	return nd;
 }
@@ -1103,6 +1166,7 @@ node_free(struct node *nd)
 	kv_free(nd->kv);
 	sim_free(&nd->set.sim);
 	check_free(&nd->check);
+	peers_free(&nd->peers);
 	free(nd);
 }
 
@@ -1126,6 +1190,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_always("ready", "rcvbuf=%d", nd->net.rcvbuf);
+	nd->next_hello = now_ms();	/* the first HELLO goes out at once */
 	status = run(nd, &wait_mask);
 	if (nd->stop_signal != 0)
 		log_always("stop", "reason=signal signal=%s",

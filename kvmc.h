@@ -20,6 +20,7 @@
 #define SIM_DELAY_MAX	60000	/* ms a simulated delay may last */
 #define SIM_HELD_MAX	65536	/* messages the simulation may hold */
 #define CHECK_ROWS_MAX	1024	/* DIGEST replies one CHECK collects */
+#define PEERS_MAX	1024	/* peers remembered */
 
 /*
  * Escaping makes at most three bytes of one, so this holds any escaped key
@@ -121,6 +122,18 @@ struct check {
 	size_t			 nrows;
 };
 
+struct peer {
+	char		id[NODE_ID_MAX + 1];
+	uint64_t	last;		/* monotonic ms of its last message */
+	int		alive;
+};
+
+struct peers {
+	struct peer	*list;
+	size_t		 n;
+	uint64_t	 silent_after;	/* ms */
+};
+
 struct kv;		/* kv.c: opaque */
 struct kv_entry;	/* kv.c: opaque */
 
@@ -184,6 +197,14 @@ void		 check_open(struct check *, const char *id, uint64_t deadline);
 void		 check_record(struct check *, const struct msg *);
 void		 check_report(struct check *);
 void		 check_free(struct check *);
+
+/* peers.c */
+void		 peers_init(struct peers *, uint32_t hello_interval);
+void		 peers_heard(struct peers *, const char *id, uint64_t now);
+void		 peers_check(struct peers *, uint64_t now);
+int		 peers_next_due(const struct peers *, uint64_t *due);
+void		 peers_print(struct peers *, uint64_t now);
+void		 peers_free(struct peers *);
 
 /* net.c */
 int		 net_open(struct net *, const struct net_config *);

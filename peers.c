@@ -1,0 +1,125 @@
+/*
+ * peers.c - the nodes this node has heard from (SPEC section 8), for the
+ * first question of every multicast user: do my nodes hear each other?
+ * A peer is heard when any of its messages is processed; it turns silent
+ * after three HELLO intervals without one. The list is bounded: ids come
+ * from the network, and a flood of made-up ones must not grow memory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvmc.h"
+
+void
+peers_init(struct peers *p, uint32_t hello_interval)
+{
+	memset(p, 0, sizeof(*p));
+	/* With HELLO off, 2000 ms: the silence rule still needs a clock. */
+	p->silent_after = 3 * (uint64_t)(hello_interval ? hello_interval :
+	    2000);
+}
+
+static struct peer *
+find(struct peers *p, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->list[i].id, id) == 0)
+			return &p->list[i];
+	return NULL;
+}
+
+/* A message of peer id was processed at now (monotonic ms). */
+void
+peers_heard(struct peers *p, const char *id, uint64_t now)
+{
+	struct peer *peer = find(p, id);
+
+	if (peer == NULL) {
+		if (p->n == PEERS_MAX)
+			return;
+		if (p->list == NULL)
+			p->list = xcalloc(PEERS_MAX, sizeof(*p->list));
+		peer = &p->list[p->n++];
+		memcpy(peer->id, id, sizeof(peer->id));
+	}
+	peer->last = now;
+	if (!peer->alive) {
+		peer->alive = 1;
+		log_event(LOG_INFO, "peer_up", "peer=%s", id);
+	}
+}
+
+/* Marks, and logs once, every peer that has been quiet too long. */
+void
+peers_check(struct peers *p, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->list[i].alive &&
+		    now - p->list[i].last >= p->silent_after) {
+			p->list[i].alive = 0;
+			log_event(LOG_INFO, "peer_silent", "peer=%s silent_ms=%llu",
+			    p->list[i].id,
+			    (unsigned long long)(now - p->list[i].last));
+		}
+	}
+}
+
+/* Returns 1 and sets *due to when the next live peer turns silent. */
+int
+peers_next_due(const struct peers *p, uint64_t *due)
+{
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < p->n; i++) {
+		uint64_t at = p->list[i].last + p->silent_after;
+
+		if (p->list[i].alive && (!any || at < *due)) {
+			*due = at;
+			any = 1;
+		}
+	}
+	return any;
+}
+
+static int
+cmp_peers(const void *a, const void *b)
+{
+	return strcmp(((const struct peer *)a)->id,
+	    ((const struct peer *)b)->id);
+}
+
+/* PEERS: one line per peer, sorted by id, on stdout at once. */
+void
+peers_print(struct peers *p, uint64_t now)
+{
+	uint64_t ago;
+	size_t i;
+
+	peers_check(p, now);
+	if (p->n == 0)
+		printf("(no peers)\n");
+	qsort(p->list, p->n, sizeof(*p->list), cmp_peers);
+	for (i = 0; i < p->n; i++) {
+		ago = (now - p->list[i].last) / 100;	/* tenths of seconds */
+		printf("%s %llu.%llus %s\n", p->list[i].id,
+		    (unsigned long long)(ago / 10),
+		    (unsigned long long)(ago % 10),
+		    p->list[i].alive ? "alive" : "silent");
+	}
+	/* A reply that cannot be written is dropped: nothing else to do. */
+	fflush(stdout);
+}
+
+void
+peers_free(struct peers *p)
+{
+	free(p->list);
+	p->list = NULL;
+	p->n = 0;
+}
