@@ -36,8 +36,10 @@ STATIC_CC = $(if $(MUSL),musl-gcc,$(CC))
 
 all: kvmc
 
+# Linked aside and renamed, so a node starting meanwhile never sees half a file.
 kvmc: $(OBJS) build/flavor
-	$(CC) $(LDFLAGS) $(LDHARDEN) -o $@ $(OBJS)
+	$(CC) $(LDFLAGS) $(LDHARDEN) -o $@.tmp $(OBJS)
+	mv -f $@.tmp $@
 
 $(OBJDIR)/%.o: %.c kvmc.h build/flavor
 	$(CC) $(STD) $(WARN) $(HARDEN) $(CFLAGS) -c -o $@ $<
@@ -45,7 +47,8 @@ $(OBJDIR)/%.o: %.c kvmc.h build/flavor
 static: kvmc-static
 
 kvmc-static: $(SRCS) kvmc.h
-	$(STATIC_CC) $(STD) $(WARN) -O2 -static -o $@ $(SRCS)
+	$(STATIC_CC) $(STD) $(WARN) -O2 -static -s -o $@.tmp $(SRCS)
+	mv -f $@.tmp $@
 
 test/rawsend: test/rawsend.c
 	$(CC) $(STD) $(WARN) -O2 -o $@ $<

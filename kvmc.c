@@ -688,11 +688,14 @@ on_line(struct node *nd, const char *line, size_t len)
 	}
 }
 
+/* After the log lines of the last command, so that it is the last thing shown. */
 static void
 prompt(struct node *nd)
 {
-	if (nd->interactive && !stopping(nd))
+	if (nd->interactive && !stopping(nd)) {
+		log_flush();
 		reply("> ");
+	}
 }
 
 /* Collects bytes into lines; an over-long line is dropped whole. */
