@@ -9,7 +9,7 @@ STD	 = -std=c11 -D_DEFAULT_SOURCE
 HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now
 
-SRCS	 = kvmc.c net.c kv.c msg.c log.c seen.c sim.c check.c peers.c
+SRCS	 = kvmc.c settings.c net.c kv.c msg.c log.c seen.c sim.c check.c peers.c cmd.c
 
 # make test SANITIZE=1: the same suite against an ASan+UBSan build.
 ifeq ($(SANITIZE),1)

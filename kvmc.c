@@ -25,18 +25,6 @@
 #define RECV_BATCH	256	/* datagrams per wakeup, then the rest */
 #define FIELDS_MAX	8192	/* an escaped message's fields for a log line */
 
-struct settings {
-	char			node_id[NODE_ID_MAX + 1];
-	struct net_config	net;
-	const char		*interface;	/* as given, or NULL */
-	enum log_level		log_level;
-	int			no_input;
-	uint32_t		hello_interval;	/* ms, 0: no HELLO */
-	uint32_t		check_window;	/* ms */
-	struct sim		sim;
-	const char		*sim_delay;	/* as given, for the start line */
-	const char		*sim_loss;
-};
 
 struct node {
 	struct settings	 set;
@@ -100,337 +88,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* ---- settings ---- */
-
-struct setting {
-	const char	*option;	/* without the leading "--" */
-	const char	*env;		/* NULL: an option only */
-	int		(*parse)(struct settings *, const char *);
-	const char	*expected;	/* for the error message */
-};
-
-static int
-parse_number(const char *s, unsigned long max, unsigned long *out)
-{
-	unsigned long v = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > max)
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-parse_node_id(struct settings *set, const char *s)
-{
-	if (!msg_valid_node_id(s, strlen(s)))
-		return -1;
-	memcpy(set->node_id, s, strlen(s) + 1);
-	return 0;
-}
-
-static int
-parse_group(struct settings *set, const char *s)
-{
-	if (inet_pton(AF_INET, s, &set->net.group) != 1 ||
-	    (ntohl(set->net.group.s_addr) >> 28) != 0xe)
-		return -1;
-	return 0;
-}
-
-static int
-parse_port(struct settings *set, const char *s)
-{
-	unsigned long v;
-
-	if (parse_number(s, 65535, &v) == -1 || v == 0)
-		return -1;
-	set->net.port = (uint16_t)v;
-	return 0;
-}
-
-static int
-parse_ttl(struct settings *set, const char *s)
-{
-	unsigned long v;
-
-	if (parse_number(s, 255, &v) == -1)
-		return -1;
-	set->net.ttl = (int)v;
-	return 0;
-}
-
-/* An address joins through it; a name, through its index. */
-static int
-parse_interface(struct settings *set, const char *s)
-{
-	set->net.if_addr.s_addr = htonl(INADDR_ANY);
-	set->net.if_index = 0;
-	if (inet_pton(AF_INET, s, &set->net.if_addr) != 1) {
-		if (strlen(s) >= IF_NAMESIZE)
-			return -1;
-		set->net.if_index = if_nametoindex(s);
-		if (set->net.if_index == 0)
-			return -1;
-	}
-	set->interface = s;
-	return 0;
-}
-
-static int
-parse_log_level(struct settings *set, const char *s)
-{
-	static const char *const names[] = { "debug", "info", "warn", "error" };
-	size_t i;
-
-	/* Any case: the Python original took INFO, DEBUG, ... */
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcasecmp(s, names[i]) == 0) {
-			set->log_level = (enum log_level)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int
-parse_hello_interval(struct settings *set, const char *s)
-{
-	unsigned long v;
-
-	if (parse_number(s, 3600000, &v) == -1)
-		return -1;
-	set->hello_interval = (uint32_t)v;
-	return 0;
-}
-
-static int
-parse_check_window(struct settings *set, const char *s)
-{
-	unsigned long v;
-
-	if (parse_number(s, 60000, &v) == -1 || v == 0)
-		return -1;
-	set->check_window = (uint32_t)v;
-	return 0;
-}
-
-static int
-parse_sim_delay(struct settings *set, const char *s)
-{
-	set->sim_delay = s;
-	return sim_parse_delay(&set->sim, s);
-}
-
-static int
-parse_sim_loss(struct settings *set, const char *s)
-{
-	set->sim_loss = s;
-	return sim_parse_loss(&set->sim, s);
-}
-
-static int
-parse_sim_seed(struct settings *set, const char *s)
-{
-	return sim_parse_seed(&set->sim, s);
-}
-
-/* In SPEC order: when several are bad, the first one is reported. */
-static const struct setting settings_table[] = {
-	{ "node-id", "NODE_ID", parse_node_id, "1-32 of A-Z a-z 0-9 . _ -" },
-	{ "group", "MULTICAST_GROUP", parse_group,
-	    "an IPv4 multicast address, 224.0.0.0-239.255.255.255" },
-	{ "port", "MULTICAST_PORT", parse_port, "1-65535" },
-	{ "ttl", "MULTICAST_TTL", parse_ttl, "0-255" },
-	{ "interface", "MULTICAST_IF", parse_interface,
-	    "an IPv4 address or the name of an existing interface" },
-	{ "log-level", "LOG_LEVEL", parse_log_level, "debug, info, warn or error" },
-	{ "hello-interval", "HELLO_INTERVAL", parse_hello_interval,
-	    "0-3600000" },
-	{ "check-window", "CHECK_WINDOW", parse_check_window, "1-60000" },
-	{ "sim-delay", "SIM_DELAY", parse_sim_delay,
-	    "SENDER=MS or SENDER=MIN-MAX, comma-separated, each sender once, "
-	    "0 <= MIN <= MAX <= 60000, SENDER a node id or *" },
-	{ "sim-loss", "SIM_LOSS", parse_sim_loss, "a decimal from 0 to 1" },
-	{ "sim-seed", "SIM_SEED", parse_sim_seed,
-	    "an unsigned decimal below 2^64" },
-};
-#define NSETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
-
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: kvmc [options]\n"
-	    "A replicated key-value store over IP multicast, with no ordering.\n"
-	    "Reads commands on stdin, logs events on stderr.\n"
-	    "\n"
-	    "  --node-id ID        NODE_ID          default: random\n"
-	    "  --group ADDR        MULTICAST_GROUP  default: 239.0.0.1\n"
-	    "  --port N            MULTICAST_PORT   default: 5007\n"
-	    "  --ttl N             MULTICAST_TTL    default: 1\n"
-	    "  --interface IF      MULTICAST_IF     default: the kernel's choice\n"
-	    "  --log-level L       LOG_LEVEL        debug|info|warn|error, default: info\n"
-	    "  --no-input          run as a replica: never read stdin\n"
-	    "  --hello-interval MS HELLO_INTERVAL   heartbeat, 0: off, default: 2000\n"
-	    "  --check-window MS   CHECK_WINDOW     CHECK waits for replies, default: 1000\n"
-	    "  --help, --version\n"
-	    "\n"
-	    "Simulated network, per receiving node:\n"
-	    "  --sim-delay RULES   SIM_DELAY        e.g. node1=300,*=0-200 (ms)\n"
-	    "  --sim-loss P        SIM_LOSS         drop with probability P, 0-1\n"
-	    "  --sim-seed N        SIM_SEED         seed of delays and drops\n"
-	    "\n"
-	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n");
-}
-
-/* Exits 2 with one line naming the setting, the value, what is accepted. */
-static void
-bad_setting(const char *name, const char *value, const char *expected)
-{
-	char shown[3 * LINE_MAX_IN + 1];
-
-	msg_display(shown, sizeof(shown), value, strlen(value));
-	fprintf(stderr, "kvmc: %s '%s': expected %s\n", name, shown, expected);
-	exit(2);
-}
-
-static void
-bad_usage(const char *what, const char *arg)
-{
-	char shown[3 * LINE_MAX_IN + 1];
-
-	msg_display(shown, sizeof(shown), arg, strlen(arg));
-	fprintf(stderr, "kvmc: %s '%s' (see kvmc --help)\n", what, shown);
-	exit(2);
-}
-
-static const struct setting *
-find_setting(const char *name, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < NSETTINGS; i++)
-		if (strlen(settings_table[i].option) == len &&
-		    memcmp(settings_table[i].option, name, len) == 0)
-			return &settings_table[i];
-	return NULL;
-}
-
-/* Returns 1 when arg is the flag --name, exiting 2 if given a value. */
-static int
-is_flag(const char *arg, const char *name)
-{
-	size_t len = strlen(name);
-
-	if (strncmp(arg + 2, name, len) != 0)
-		return 0;
-	if (arg[2 + len] == '=')
-		bad_usage("option takes no value", arg);
-	return arg[2 + len] == '\0';
-}
-
-/*
- * Reads argv into given[] (the last value of each option wins) and the
- * flags. Exits 2 on an unknown option or a missing value, 0 after --help
- * or --version.
- */
-static void
-scan_args(int argc, char **argv, const char *given[], struct settings *set)
-{
-	const struct setting *s;
-	const char *arg, *eq;
-	int i, help = 0, version = 0;
-
-	for (i = 1; i < argc; i++) {
-		arg = argv[i];
-		if (strncmp(arg, "--", 2) != 0)
-			bad_usage("unexpected argument", arg);
-		if (is_flag(arg, "no-input")) {
-			set->no_input = 1;
-			continue;
-		}
-		if (is_flag(arg, "help")) {
-			help = 1;
-			continue;
-		}
-		if (is_flag(arg, "version")) {
-			version = 1;
-			continue;
-		}
-		eq = strchr(arg, '=');
-		s = find_setting(arg + 2, eq ? (size_t)(eq - arg - 2) :
-		    strlen(arg + 2));
-		if (s == NULL)
-			bad_usage("unknown option", arg);
-		if (eq == NULL && i + 1 == argc)
-			bad_usage("missing value for option", arg);
-		given[s - settings_table] = eq ? eq + 1 : argv[++i];
-	}
-	if (help) {
-		usage(stdout);
-		exit(0);
-	}
-	if (version) {
-		printf("kvmc %s\n", KVMC_VERSION);
-		exit(0);
-	}
-}
-
-static void
-default_settings(struct settings *set)
-{
-	unsigned char rnd[4];
-	size_t i;
-
-	memset(set, 0, sizeof(*set));
-	random_bytes(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(set->node_id + 2 * i, 3, "%02x", rnd[i]);
-	inet_pton(AF_INET, "239.0.0.1", &set->net.group);
-	set->net.port = 5007;
-	set->net.ttl = 1;
-	set->net.if_addr.s_addr = htonl(INADDR_ANY);
-	set->log_level = LOG_INFO;
-	set->hello_interval = 2000;
-	set->check_window = 1000;
-	random_bytes(&set->sim.seed, sizeof(set->sim.seed));
-}
-
-/* Options first, then the environment; an empty variable is unset. */
-static void
-load_settings(int argc, char **argv, struct settings *set)
-{
-	const char *given[NSETTINGS] = { 0 }, *value, *name;
-	char option[32];
-	size_t i;
-
-	default_settings(set);
-	scan_args(argc, argv, given, set);
-	for (i = 0; i < NSETTINGS; i++) {
-		const struct setting *s = &settings_table[i];
-
-		value = given[i];
-		name = option;
-		snprintf(option, sizeof(option), "--%s", s->option);
-		if (value == NULL) {
-			value = getenv(s->env);
-			name = s->env;
-		}
-		if (value == NULL || (value[0] == '\0' && name == s->env))
-			continue;
-		if (s->parse(set, value) == -1)
-			bad_setting(name, value, s->expected);
-	}
 }
 
 /* ---- sending ---- */
@@ -512,27 +169,6 @@ stopping(const struct node *nd)
 
 /* ---- stdin commands ---- */
 
-static int
-is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* Splits off the first word of *rest; *rest then starts at the blanks. */
-static size_t
-next_word(const char **rest, const char *end, const char **word)
-{
-	const char *p = *rest;
-
-	while (p < end && is_blank(*p))
-		p++;
-	*word = p;
-	while (p < end && !is_blank(*p))
-		p++;
-	*rest = p;
-	return (size_t)(p - *word);
-}
-
 static void
 print_local(struct node *nd, const char *key, size_t key_len)
 {
@@ -562,55 +198,27 @@ print_help(void)
 	    "EXIT               leave the group and stop\n");
 }
 
-/* SET and GET: check the key and send; the rest of the line is the value. */
+/* SET and GET go out as messages; GET also answers from here at once. */
 static void
-command_with_key(struct node *nd, enum msg_type type, const char *rest,
-    const char *end)
+command_send(struct node *nd, enum msg_type type, const struct cmd *c)
 {
+	static const char too_big[] = "message would not fit in one datagram";
 	struct msg m = { .type = type };
-	const char *key, *extra;
-	size_t key_len = next_word(&rest, end, &key);
 
-	if (key_len == 0) {
-		user_error(type == MSG_SET ? "SET needs a key and a value" :
-		    "GET needs a key");
+	if (c->value_len >= sizeof(m.value)) {
+		user_error(too_big);
 		return;
 	}
-	if (key_len > KEY_MAX) {
-		user_error("key longer than 255 bytes");
-		return;
-	}
-	memcpy(m.key, key, key_len);
-	m.key_len = key_len;
-	while (rest < end && is_blank(*rest))
-		rest++;
-	if (type == MSG_SET) {
-		if (rest == end) {
-			user_error("SET needs a key and a value");
-			return;
-		}
-		if ((size_t)(end - rest) >= sizeof(m.value)) {
-			user_error("message would not fit in one datagram");
-			return;
-		}
-		memcpy(m.value, rest, (size_t)(end - rest));
-		m.value_len = (size_t)(end - rest);
-	} else if (next_word(&rest, end, &extra) > 0) {
-		user_error("GET takes one key");
-		return;
-	}
+	memcpy(m.key, c->key, c->key_len);
+	m.key_len = c->key_len;
+	memcpy(m.value, c->value, c->value_len);
+	m.value_len = c->value_len;
 	if (send_msg(nd, &m) == -1) {
-		user_error("message would not fit in one datagram");
+		user_error(too_big);
 		return;
 	}
 	if (type == MSG_GET)
 		print_local(nd, m.key, m.key_len);
-}
-
-static int
-verb_is(const char *verb, size_t len, const char *name)
-{
-	return strlen(name) == len && strncasecmp(verb, name, len) == 0;
 }
 
 static void
@@ -626,65 +234,55 @@ command_check(struct node *nd)
 	check_open(&nd->check, m.id, now_ms() + nd->set.check_window);
 }
 
-/* PRINT, CHECK, PEERS, HELP, EXIT: no arguments. */
 static void
-command_alone(struct node *nd, const char *verb, size_t verb_len,
-    const char *rest, const char *end)
+unknown_command(const struct cmd *c)
 {
-	struct msg m = { .type = MSG_PRINT };
-	const char *extra;
+	char shown[3 * 64 + 1];
 
-	if (next_word(&rest, end, &extra) > 0) {
-		user_error("PRINT, CHECK, PEERS, HELP and EXIT take no "
-		    "arguments");
-		return;
-	}
-	if (verb_is(verb, verb_len, "PRINT"))
-		send_msg(nd, &m);
-	else if (verb_is(verb, verb_len, "CHECK"))
-		command_check(nd);
-	else if (verb_is(verb, verb_len, "PEERS"))
-		peers_print(&nd->peers, now_ms());
-	else if (verb_is(verb, verb_len, "HELP"))
-		print_help();
-	else
-		request_stop(nd, "exit");
+	msg_display(shown, sizeof(shown), c->word, c->word_len < 64 ?
+	    c->word_len : 64);
+	fprintf(stderr, "error: unknown command '%s' (try HELP)\n", shown);
 }
 
 /* One line from stdin, newline removed. */
 static void
 on_line(struct node *nd, const char *line, size_t len)
 {
-	const char *end = line + len, *verb;
-	char shown[3 * 64 + 1], reason[sizeof(shown) + 64];
-	size_t verb_len;
+	struct msg print = { .type = MSG_PRINT };
+	const char *error;
+	struct cmd c;
 
-	if (memchr(line, '\0', len) != NULL) {
-		user_error("line holds a NUL byte");
+	if ((error = cmd_parse(line, len, &c)) != NULL) {
+		if (c.verb == CMD_NONE && c.word_len > 0)
+			unknown_command(&c);
+		else
+			user_error(error);
 		return;
 	}
-	if (end > line && end[-1] == '\r')
-		end--;
-	while (end > line && is_blank(end[-1]))
-		end--;
-	verb_len = next_word(&line, end, &verb);
-	if (verb_len == 0)
-		return;
-	if (verb_is(verb, verb_len, "SET"))
-		command_with_key(nd, MSG_SET, line, end);
-	else if (verb_is(verb, verb_len, "GET"))
-		command_with_key(nd, MSG_GET, line, end);
-	else if (verb_is(verb, verb_len, "PRINT") ||
-	    verb_is(verb, verb_len, "CHECK") ||
-	    verb_is(verb, verb_len, "PEERS") ||
-	    verb_is(verb, verb_len, "HELP") || verb_is(verb, verb_len, "EXIT"))
-		command_alone(nd, verb, verb_len, line, end);
-	else {
-		msg_display(shown, sizeof(shown), verb, verb_len < 64 ?
-		    verb_len : 64);
-		snprintf(reason, sizeof(reason),
-		    "unknown command '%s' (try HELP)", shown);
-		user_error(reason);
+	switch (c.verb) {
+	case CMD_NONE:
+		break;
+	case CMD_SET:
+		command_send(nd, MSG_SET, &c);
+		break;
+	case CMD_GET:
+		command_send(nd, MSG_GET, &c);
+		break;
+	case CMD_PRINT:
+		send_msg(nd, &print);
+		break;
+	case CMD_CHECK:
+		command_check(nd);
+		break;
+	case CMD_PEERS:
+		peers_print(&nd->peers, now_ms());
+		break;
+	case CMD_HELP:
+		print_help();
+		break;
+	case CMD_EXIT:
+		request_stop(nd, "exit");
+		break;
 	}
 }
 
@@ -1144,13 +742,28 @@ log_start(const struct node *nd)
 	    (unsigned long long)nd->set.sim.seed);
 }
 
+/* Before the settings: a random node id and seed, unless they are given. */
+static void
+random_defaults(struct settings *set)
+{
+	unsigned char rnd[4];
+	size_t i;
+
+	random_bytes(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(set->node_id + 2 * i, 3, "%02x", rnd[i]);
+	random_bytes(&set->sim.seed, sizeof(set->sim.seed));
+}
+
 static struct node *
 node_new(int argc, char **argv)
 {
 	struct node *nd = xcalloc(1, sizeof(*nd));
 	uint64_t hash_key[2];
 
-	load_settings(argc, argv, &nd->set);
+	settings_defaults(&nd->set);
+	random_defaults(&nd->set);
+	settings_load(&nd->set, argc, argv);
 	random_bytes(hash_key, sizeof(hash_key));
 	nd->kv = kv_new(hash_key);
 	seen_init(&nd->processed, hash_key);

@@ -134,6 +134,36 @@ struct peers {
 	uint64_t	 silent_after;	/* ms */
 };
 
+/* Every setting of a node, after defaults, options and environment. */
+struct settings {
+	char			node_id[NODE_ID_MAX + 1];
+	struct net_config	net;
+	const char		*interface;	/* as given, or NULL */
+	enum log_level		log_level;
+	int			no_input;
+	uint32_t		hello_interval;	/* ms, 0: no HELLO */
+	uint32_t		check_window;	/* ms */
+	struct sim		sim;
+	const char		*sim_delay;	/* as given, for the start line */
+	const char		*sim_loss;
+};
+
+enum cmd_verb {
+	CMD_NONE, CMD_SET, CMD_GET, CMD_PRINT, CMD_CHECK, CMD_PEERS, CMD_HELP,
+	CMD_EXIT
+};
+
+/* One parsed stdin line; the pointers point into the line. */
+struct cmd {
+	enum cmd_verb	 verb;
+	const char	*word;		/* the verb as typed */
+	size_t		 word_len;
+	const char	*key;
+	size_t		 key_len;
+	const char	*value;
+	size_t		 value_len;
+};
+
 struct kv;		/* kv.c: opaque */
 struct kv_entry;	/* kv.c: opaque */
 
@@ -146,6 +176,15 @@ struct seen {
 	size_t		oldest;			/* slot to reuse next */
 	uint64_t	hash_key[2];
 };
+
+/* settings.c */
+void		 settings_defaults(struct settings *);
+int		 settings_set(struct settings *, const char *option,
+		     const char *value);
+void		 settings_load(struct settings *, int argc, char **argv);
+
+/* cmd.c */
+const char	*cmd_parse(const char *line, size_t len, struct cmd *);
 
 /* kv.c */
 struct kv	*kv_new(const uint64_t hash_key[2]);
