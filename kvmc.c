@@ -36,6 +36,7 @@ struct node {
 	struct check	 check;
 	struct peers	 peers;
 	uint64_t	 next_hello;	/* monotonic ms */
+	uint32_t	 kernel_drops_logged;
 	int		 reads_stdin;
 	int		 interactive;	/* stdin is a terminal */
 	char		 line[LINE_MAX_IN + 1];
@@ -528,6 +529,23 @@ on_datagram(struct node *nd, const char *buf, size_t len,
 	    msg_reason_name(reason), addr, ntohs(src->sin_port), len);
 }
 
+/*
+ * Loss in the kernel (a full receive buffer) is not a reject: say so
+ * apart, with the running count. The kernel reports it with the next
+ * datagram that it does queue, so this line can come late.
+ */
+static void
+report_kernel_drops(struct node *nd)
+{
+	uint32_t total = nd->net.kernel_drops;
+
+	if (total == nd->kernel_drops_logged)
+		return;
+	log_event(LOG_WARN, "kernel_drop", "dropped=%u total=%u",
+	    (unsigned)(total - nd->kernel_drops_logged), (unsigned)total);
+	nd->kernel_drops_logged = total;
+}
+
 /* A bounded batch, so that a flood cannot starve stdin or a signal. */
 static void
 on_socket(struct node *nd)
@@ -543,10 +561,11 @@ on_socket(struct node *nd)
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_event(LOG_WARN, "recv_error", "errno=%d",
 				    errno);
-			return;
+			break;
 		}
 		on_datagram(nd, buf, (size_t)len, &src);
 	}
+	report_kernel_drops(nd);
 }
 
 /* The heartbeat: one HELLO per interval, on time even after a late wakeup. */

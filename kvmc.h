@@ -70,6 +70,7 @@ struct net {
 	struct sockaddr_in	group;	/* where sends go */
 	struct ip_mreqn		mreq;	/* what was joined, to leave it */
 	int			rcvbuf;	/* bytes the kernel granted */
+	uint32_t		kernel_drops;	/* SO_RXQ_OVFL: so far */
 	const char		*failed;	/* the setup step that failed */
 };
 

@@ -39,6 +39,8 @@ set_options(struct net *n, const struct net_config *cfg)
 	(void)set_int(n->fd, SOL_SOCKET, SO_RCVBUF, RCVBUF_WANTED);
 	if (getsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &n->rcvbuf, &len) == -1)
 		n->rcvbuf = -1;
+	/* Where the kernel counts the datagrams it drops for want of room. */
+	(void)set_int(n->fd, SOL_SOCKET, SO_RXQ_OVFL, 1);
 	n->failed = "IP_MULTICAST_ALL";
 	if (set_int(n->fd, IPPROTO_IP, IP_MULTICAST_ALL, 0) == -1)
 		return -1;
@@ -110,14 +112,30 @@ net_send(struct net *n, const char *buf, size_t len)
 	return sent == -1 ? -1 : 0;
 }
 
+/* The kernel's running count of drops rides along with a datagram. */
+static void
+read_drops(struct net *n, struct msghdr *mh)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL)
+			memcpy(&n->kernel_drops, CMSG_DATA(c),
+			    sizeof(n->kernel_drops));
+}
+
 /*
  * Receives one datagram into buf. Returns its full length, which may be
  * more than cap (the rest is cut off), or -1 with errno set (EAGAIN: none
- * waiting).
+ * waiting). Updates n->kernel_drops.
  */
 long
 net_recv(struct net *n, char *buf, size_t cap, struct sockaddr_in *src)
 {
+	union {
+		char		c[CMSG_SPACE(sizeof(uint32_t))];
+		struct cmsghdr	align;
+	} control;
 	struct iovec iov = { buf, cap };
 	struct msghdr mh;
 	ssize_t len;
@@ -127,9 +145,13 @@ net_recv(struct net *n, char *buf, size_t cap, struct sockaddr_in *src)
 	mh.msg_namelen = sizeof(*src);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
+	mh.msg_control = control.c;
+	mh.msg_controllen = sizeof(control.c);
 	do
 		len = recvmsg(n->fd, &mh, MSG_TRUNC);
 	while (len == -1 && errno == EINTR);
+	if (len >= 0)
+		read_drops(n, &mh);
 	return (long)len;
 }
 
