@@ -1,5 +1,6 @@
 # kvmc - see README.md. `make` builds ./kvmc, `make test` runs the suite.
 
+SHELL	 = /bin/bash
 CC	?= cc
 CFLAGS	?= -O2 -g
 WARN	 = -Wall -Wextra -Wpedantic -Werror -Wshadow -Wmissing-prototypes \
@@ -59,7 +60,49 @@ test: kvmc kvmc-static test/rawsend
 demo: kvmc
 	@bash demo/demo.sh
 
+# make fuzz [FUZZ_SECONDS=N]: each libFuzzer harness in test/fuzz for N s,
+# from the seed corpus there. New inputs go to build/fuzz, crashes too.
+FUZZ_SECONDS ?= 60
+FUZZERS	 = decode encode cmd settings
+FUZZ_SRCS = msg.c cmd.c settings.c sim.c log.c
+
+build/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) kvmc.h
+	@mkdir -p build/fuzz
+	clang $(STD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_SRCS)
+
+fuzz: $(FUZZERS:%=build/fuzz/fuzz_%)
+	@for f in $(FUZZERS); do \
+	    mkdir -p build/fuzz/corpus-$$f; \
+	    echo "== fuzz_$$f for $(FUZZ_SECONDS) s"; \
+	    build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=build/fuzz/$$f- -print_final_stats=1 \
+	        build/fuzz/corpus-$$f test/fuzz/corpus/$$f 2>&1 | \
+	        grep -E '^(Done|stat::number_of_executed_units|==|SUMMARY)|ERROR|Test unit' ; \
+	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+# make lint: cppcheck and clang-tidy, both must be silent. Left out, on
+# purpose: cppcheck's variableScope (declarations at the top of a function
+# are the house style), clang-tidy's advice to use Annex K's memcpy_s (no
+# libc here has it), unchecked printf results (cert-err33-c: a log or
+# reply that cannot be written is dropped by design), sizeof(*p) on arrays
+# of pointers (bugprone-sizeof-expression flags that very idiom),
+# easily-swappable-parameters (every (buf, len) pair), and the va_list
+# check, which reports every va_start/va_end pair of clang 14 as unset.
+TIDY_CHECKS = -*,clang-analyzer-*,bugprone-*,cert-*,portability-*,\
+	-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,\
+	-clang-analyzer-valist.Uninitialized,-cert-err33-c,\
+	-bugprone-sizeof-expression,-bugprone-easily-swappable-parameters
+
+lint:
+	cppcheck --enable=warning,style,performance,portability --std=c11 \
+	    -D_DEFAULT_SOURCE --suppress=missingIncludeSystem \
+	    --suppress=variableScope --error-exitcode=1 -q $(SRCS)
+	clang-tidy --quiet --warnings-as-errors='*' -checks='$(TIDY_CHECKS)' \
+	    $(SRCS) -- $(STD)
+
 clean:
 	rm -rf build kvmc kvmc-static test/rawsend
 
-.PHONY: all static test demo clean
+.PHONY: all static test demo fuzz lint clean

@@ -59,9 +59,11 @@ parse_words(struct cmd *c, int words, const char *usage, const char *p,
 	/* The value: the rest of the line after one run of blanks. */
 	while (p < end && is_blank(*p))
 		p++;
+	if (p == end)
+		return usage;
 	c->value = p;
 	c->value_len = (size_t)(end - p);
-	return c->value_len == 0 ? usage : NULL;
+	return NULL;
 }
 
 /*

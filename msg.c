@@ -209,8 +209,8 @@ unescape(struct span s, char *out)
 
 	for (i = 0; i < s.len; i++) {
 		if (s.p[i] == '%') {
-			out[n++] = (char)(hex_digit(s.p[i + 1]) << 4 |
-			    hex_digit(s.p[i + 2]));
+			out[n++] = (char)((unsigned)hex_digit(s.p[i + 1]) << 4 |
+			    (unsigned)hex_digit(s.p[i + 2]));
 			i += 2;
 		} else
 			out[n++] = s.p[i];
@@ -327,14 +327,19 @@ copy_span(char *dst, struct span s)
 static enum msg_reason
 check_values(const struct span v[NFIELDS], unsigned present, struct msg *m)
 {
-	m->key[0] = m->value[0] = m->re[0] = '\0';
+	m->id[0] = m->from[0] = m->key[0] = m->value[0] = m->re[0] = '\0';
 	m->key_len = m->value_len = 0;
 	m->digest = m->entries = m->order = 0;
-	if ((present & BIT(F_ID)) && !uuid_ok(v[F_ID]))
-		return MSG_BAD_ID;
-	if ((present & BIT(F_FROM)) &&
-	    !msg_valid_node_id(v[F_FROM].p, v[F_FROM].len))
-		return MSG_BAD_FROM;
+	if (present & BIT(F_ID)) {
+		if (!uuid_ok(v[F_ID]))
+			return MSG_BAD_ID;
+		copy_span(m->id, v[F_ID]);
+	}
+	if (present & BIT(F_FROM)) {
+		if (!msg_valid_node_id(v[F_FROM].p, v[F_FROM].len))
+			return MSG_BAD_FROM;
+		copy_span(m->from, v[F_FROM]);
+	}
 	if (present & BIT(F_KEY)) {
 		size_t n = unescaped_len(v[F_KEY]);
 
@@ -417,8 +422,6 @@ msg_decode(const char *buf, size_t len, struct msg *m)
 		return MSG_MISSING_FIELD;
 	if (present & ~required)
 		return MSG_UNEXPECTED_FIELD;
-	copy_span(m->id, v[F_ID]);
-	copy_span(m->from, v[F_FROM]);
 	return MSG_OK;
 }
 

@@ -27,8 +27,8 @@ uuid_pack(const char *uuid, unsigned char out[16])
 	for (i = 0; i < UUID_LEN && n < 16; i++) {
 		if (uuid[i] == '-')
 			continue;
-		out[n++] = (unsigned char)(hex_value(uuid[i]) << 4 |
-		    hex_value(uuid[i + 1]));
+		out[n++] = (unsigned char)((unsigned)hex_value(uuid[i]) << 4 |
+		    (unsigned)hex_value(uuid[i + 1]));
 		i++;
 	}
 }
