@@ -60,6 +60,9 @@ test: kvmc kvmc-static test/rawsend
 demo: kvmc
 	@bash demo/demo.sh
 
+valgrind: kvmc test/rawsend
+	@bash test/valgrind.sh
+
 # make fuzz [FUZZ_SECONDS=N]: each libFuzzer harness in test/fuzz for N s,
 # from the seed corpus there. New inputs go to build/fuzz, crashes too.
 FUZZ_SECONDS ?= 60
@@ -105,4 +108,4 @@ lint:
 clean:
 	rm -rf build kvmc kvmc-static test/rawsend
 
-.PHONY: all static test demo fuzz lint clean
+.PHONY: all static test demo fuzz lint valgrind clean
