@@ -63,6 +63,10 @@ demo: kvmc
 valgrind: kvmc test/rawsend
 	@bash test/valgrind.sh
 
+# Not a test: prints a table of figures and ratios, asserts nothing.
+bench: kvmc
+	@bash bench/bench.sh
+
 # make fuzz [FUZZ_SECONDS=N]: each libFuzzer harness in test/fuzz for N s,
 # from the seed corpus there. New inputs go to build/fuzz, crashes too.
 FUZZ_SECONDS ?= 60
@@ -108,4 +112,4 @@ lint:
 clean:
 	rm -rf build kvmc kvmc-static test/rawsend
 
-.PHONY: all static test demo fuzz lint valgrind clean
+.PHONY: all static test demo bench fuzz lint valgrind clean

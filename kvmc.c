@@ -37,6 +37,8 @@ struct node {
 	struct peers	 peers;
 	uint64_t	 next_hello;	/* monotonic ms */
 	uint32_t	 kernel_drops_logged;
+	uint64_t	 received;	/* datagrams, whatever became of them */
+	uint64_t	 rejected;
 	int		 reads_stdin;
 	int		 interactive;	/* stdin is a terminal */
 	char		 line[LINE_MAX_IN + 1];
@@ -514,6 +516,7 @@ on_datagram(struct node *nd, const char *buf, size_t len,
 	struct msg m;
 	char addr[INET_ADDRSTRLEN];
 
+	nd->received++;
 	reason = msg_decode(buf, len, &m);
 	if (reason == MSG_OK) {
 		if (sim_active(&nd->set.sim))
@@ -522,6 +525,7 @@ on_datagram(struct node *nd, const char *buf, size_t len,
 			process(nd, &m);
 		return;
 	}
+	nd->rejected++;
 	if (!log_enabled(LOG_WARN))
 		return;
 	inet_ntop(AF_INET, &src->sin_addr, addr, sizeof(addr));
@@ -805,6 +809,24 @@ node_free(struct node *nd)
 	free(nd);
 }
 
+/* The last line: why, and what this node went through. */
+static void
+log_stop(const struct node *nd)
+{
+	char why[64];
+
+	if (nd->stop_signal != 0)
+		snprintf(why, sizeof(why), "reason=signal signal=%s",
+		    signal_name(nd->stop_signal));
+	else
+		snprintf(why, sizeof(why), "reason=%s",
+		    nd->stop_reason ? nd->stop_reason : "error");
+	log_always("stop", "%s received=%llu rejected=%llu order=%llu "
+	    "kernel_drops=%u", why, (unsigned long long)nd->received,
+	    (unsigned long long)nd->rejected, (unsigned long long)nd->order,
+	    (unsigned)nd->net.kernel_drops);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -827,12 +849,7 @@ main(int argc, char **argv)
 	log_always("ready", "rcvbuf=%d", nd->net.rcvbuf);
 	nd->next_hello = now_ms();	/* the first HELLO goes out at once */
 	status = run(nd, &wait_mask);
-	if (nd->stop_signal != 0)
-		log_always("stop", "reason=signal signal=%s",
-		    signal_name(nd->stop_signal));
-	else
-		log_always("stop", "reason=%s", nd->stop_reason ? nd->stop_reason :
-		    "error");
+	log_stop(nd);
 	log_flush();
 	node_free(nd);
 	return status;

@@ -39,13 +39,18 @@ static void
 log_line(enum log_level level, const char *event, const char *fmt,
     va_list ap)
 {
+	static time_t stamped = -1;
+	static char ts[32];
 	struct timespec now;
 	struct tm tm;
-	char ts[32];
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* A burst logs thousands of lines a second: format each second once. */
+	if (now.tv_sec != stamped) {
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		stamped = now.tv_sec;
+	}
 	/* A full or closed stderr loses log lines; nothing better to do. */
 	fprintf(stderr, "ts=%s.%03ldZ level=%s node=%s event=%s", ts,
 	    now.tv_nsec / 1000000, level_names[level], log_node, event);
