@@ -1,0 +1,487 @@
+#!/usr/bin/env bats
+# A flood (SPEC sections 1 and 3): hundreds of thousands of datagrams, as
+# fast as the kernel takes them - valid SETs, a datagram for every reject
+# reason, 1400-, 1401- and 65000-byte ones, random bytes - must leave every
+# node running, small, idle once it is over, and still replicating; every
+# bad datagram is a logged reject; what the kernel itself drops for a full
+# receive buffer is logged as event=kernel_drop; and a stop signal still
+# stops a node at once while datagrams keep coming.
+#
+# A shell loop around test/rawsend sends a few hundred datagrams a second;
+# these tests need a thousand times that, with a different id in every
+# valid SET, so this file carries its own small sender (floodmix, below),
+# compiled once per run into $BATS_FILE_TMPDIR. Like rawsend it always
+# leaves through 127.0.0.1 with TTL 0: nothing reaches a real network.
+#
+# The kernel's own count is the referee for kernel_drop: /proc/PID/net/udp
+# shows, for the node's socket, the bytes waiting (rx_queue) and the
+# datagrams dropped for want of room (drops), the very counter that
+# SO_RXQ_OVFL hands to the node.
+
+load helpers
+
+setup_file() {
+	write_floodmix >"$BATS_FILE_TMPDIR/floodmix.c"
+	cc -std=c11 -D_DEFAULT_SOURCE -O2 -o "$BATS_FILE_TMPDIR/floodmix" \
+		"$BATS_FILE_TMPDIR/floodmix.c"
+}
+
+setup() {
+	kvmc_setup 36000
+	# No heartbeats: every id a node processes is then one of this test's,
+	# and counts in its local order.
+	export HELLO_INTERVAL=0
+	FLOODMIX=$BATS_FILE_TMPDIR/floodmix
+	start_node n1
+	start_replica r2
+	start_replica r3
+}
+
+teardown() {
+	# A node a test stopped with SIGSTOP would not act on SIGTERM.
+	local pid
+	for pid in "${NODE_PID[@]}"; do
+		kill -CONT "$pid" 2>/dev/null
+	done
+	stop_all_nodes
+}
+
+NODES=(n1 r2 r3)
+FLOOD_TOTAL=200000
+
+# ------------------------------------------------------------ helpers
+
+# write_floodmix: print the C source of the flood sender.
+write_floodmix() {
+	cat <<'CSOURCE'
+/*
+ * floodmix GROUP PORT COUNT FIRST SEED: send COUNT datagrams to GROUP:PORT
+ * as fast as the kernel takes them. Datagram i (0 .. COUNT-1) has the id
+ * FIRST+i, as uuid() in helpers.bash writes it, and is of kind i % 32:
+ * ten valid SETs (keys k0-k49, so the store stays small), a valid
+ * 1400-byte SET, a valid GET, a SET whose id is always the same (a
+ * duplicate), one datagram for each of the 15 reject reasons (1401- and
+ * 65000-byte ones for too_long), a lone newline, and random bytes of 1-1400
+ * and 1401-65000 bytes (xorshift64 seeded with SEED, so a run replays).
+ * Always through 127.0.0.1 with TTL 0. Exits 0, or 1 on an error.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define BIG 65000
+
+static char buf[BIG + 1];
+static uint64_t rng;
+
+static uint64_t
+next_random(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* Pads the datagram in buf, now len bytes, with c up to size - 1, then a newline. */
+static size_t
+pad(size_t len, size_t size, char c)
+{
+	memset(buf + len, c, size - 1 - len);
+	buf[size - 1] = '\n';
+	return size;
+}
+
+static size_t
+random_bytes(size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (char)(next_random() >> 56);
+	return len;
+}
+
+/* Datagram number i, of kind i % 32, with id number n, into buf. */
+static size_t
+make(long i, unsigned long n)
+{
+	char id[40], set[128];
+	int len;
+
+	snprintf(id, sizeof(id), "%08lx-0000-4000-8000-%012lx", n, n);
+	snprintf(set, sizeof(set), "v=1 type=SET id=%s from=flood", id);
+	switch (i % 32) {
+	case 0:		/* 1400 bytes, valid */
+		len = sprintf(buf, "%s key=big value=", set);
+		return pad((size_t)len, 1400, 'x');
+	case 1:		/* valid GET */
+		return (size_t)sprintf(buf, "v=1 type=GET id=%s from=flood "
+		    "key=k1\n", id);
+	case 2:		/* the same id every time: duplicates */
+		return (size_t)sprintf(buf, "v=1 type=SET id=ffffffff-ffff-"
+		    "4fff-bfff-ffffffffffff from=flood key=dup value=1\n");
+	case 3:		/* too_long: 1401 bytes */
+		len = sprintf(buf, "%s key=long value=", set);
+		return pad((size_t)len, 1401, 'x');
+	case 4:		/* too_long: 65000 bytes */
+		return pad(0, BIG, 'x');
+	case 5:
+		return (size_t)sprintf(buf, "%s key=a value=b", set);
+	case 6:
+		return (size_t)sprintf(buf, "%s key=a value=b\rc\n", set);
+	case 7:
+		return (size_t)sprintf(buf, "v=1  type=SET id=%s from=flood "
+		    "key=a value=b\n", id);
+	case 8:
+		return (size_t)sprintf(buf, "v=2 type=SET id=%s from=flood "
+		    "key=a value=b\n", id);
+	case 9:
+		return (size_t)sprintf(buf, "%s key=a value=b color=red\n", set);
+	case 10:
+		return (size_t)sprintf(buf, "%s key=a key=b value=c\n", set);
+	case 11:
+		return (size_t)sprintf(buf, "%s key=a value=%%zz\n", set);
+	case 12:
+		return (size_t)sprintf(buf, "v=1 type=PUT id=%s from=flood "
+		    "key=a value=b\n", id);
+	case 13:
+		return (size_t)sprintf(buf, "v=1 type=SET id=not-a-uuid "
+		    "from=flood key=a value=b\n");
+	case 14:
+		return (size_t)sprintf(buf, "v=1 type=SET id=%s from=no! "
+		    "key=a value=b\n", id);
+	case 15:	/* bad_key: 256 bytes */
+		len = sprintf(buf, "%s key=", set);
+		memset(buf + len, 'k', 256);
+		return (size_t)(len + 256) +
+		    (size_t)sprintf(buf + len + 256, " value=b\n");
+	case 16:
+		return (size_t)sprintf(buf, "v=1 type=DIGEST id=%s from=flood "
+		    "re=%s digest=xyz entries=1 order=1\n", id, id);
+	case 17:
+		return (size_t)sprintf(buf, "%s key=a\n", set);
+	case 18:
+		return (size_t)sprintf(buf, "v=1 type=GET id=%s from=flood "
+		    "key=a value=b\n", id);
+	case 19:	/* random, 1-1400 bytes */
+		return random_bytes(1 + next_random() % 1400);
+	case 20:	/* random, 1401-65000 bytes */
+		return random_bytes(1401 + next_random() % (BIG - 1400));
+	case 21:	/* only a newline: bad_field */
+		buf[0] = '\n';
+		return 1;
+	default:	/* 22-31: valid SETs */
+		return (size_t)sprintf(buf, "%s key=k%ld value=%ld\n", set,
+		    i % 50, i);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in dst;
+	struct in_addr ifaddr;
+	unsigned char ttl = 0;
+	long count, i;
+	unsigned long first;
+	size_t len;
+	int s;
+
+	if (argc != 6) {
+		fprintf(stderr, "usage: floodmix GROUP PORT COUNT FIRST SEED\n");
+		return 1;
+	}
+	memset(&dst, 0, sizeof(dst));
+	dst.sin_family = AF_INET;
+	dst.sin_port = htons((unsigned short)atoi(argv[2]));
+	if (inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1)
+		return 1;
+	count = atol(argv[3]);
+	first = strtoul(argv[4], NULL, 10);
+	rng = strtoull(argv[5], NULL, 10) | 1;
+
+	if ((s = socket(AF_INET, SOCK_DGRAM, 0)) < 0) {
+		perror("floodmix: socket");
+		return 1;
+	}
+	ifaddr.s_addr = htonl(INADDR_LOOPBACK);
+	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr,
+	    sizeof(ifaddr)) < 0 ||
+	    setsockopt(s, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0) {
+		perror("floodmix: setsockopt");
+		return 1;
+	}
+	for (i = 0; i < count; i++) {
+		len = make(i, first + (unsigned long)i);
+		/* A full send buffer is back pressure, not an error. */
+		while (sendto(s, buf, len, 0, (struct sockaddr *)&dst,
+		    sizeof(dst)) < 0) {
+			if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
+				perror("floodmix: sendto");
+				return 1;
+			}
+			sched_yield();
+		}
+	}
+	return 0;
+}
+CSOURCE
+}
+
+# flood COUNT [FIRST]: send COUNT datagrams of the mix (the C source above
+# lists it), valid SETs with ids from uuid FIRST on (default 2^28, far
+# from the small numbers wire_set uses); returns when all are sent.
+flood() {
+	timeout 60 "$FLOODMIX" "$GROUP" "$PORT" "$1" "${2:-268435456}" 12345
+}
+
+# flood_forever: start an endless flood in the background (killed in
+# teardown, and by `timeout` anyway after a minute).
+flood_forever() {
+	timeout 60 "$FLOODMIX" "$GROUP" "$PORT" 1000000000 268435456 12345 3>&- &
+	EXTRA_PIDS+=($!)
+}
+
+# udp_stat NAME: print "RX_QUEUE DROPS" of the node's one socket, from the
+# /proc/PID/net/udp of its own network namespace (rx_queue in bytes).
+udp_stat() {
+	local pid=${NODE_PID[$1]} fd link inode=
+	for fd in /proc/"$pid"/fd/*; do
+		link=$(readlink "$fd") || continue
+		if [[ $link == socket:\[*\] ]]; then
+			inode=${link//[^0-9]/}
+		fi
+	done
+	[[ -n $inode ]] || {
+		echo "# node $1 has no socket" >&2
+		return 1
+	}
+	# sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref ptr drops
+	awk -v inode="$inode" '$10 == inode {
+		split($5, q, ":"); print q[2], $13; found = 1
+	} END { exit !found }' "/proc/$pid/net/udp" | {
+		read -r rx drops && echo "$((16#$rx)) $drops"
+	}
+}
+
+# settle: wait until every node has read all its socket holds, then send
+# one more valid SET (the kernel reports its drops with the next datagram
+# it queues) and wait until every node has applied it: everything sent
+# before it has then been processed.
+MARKERS=0
+settle() {
+	local name end rx drops
+	end=$(deadline 20)
+	for name in "${NODES[@]}"; do
+		while read -r rx drops < <(udp_stat "$name") && ((rx > 0)); do
+			if (($(now_us) > end)); then
+				echo "# node $name still has $rx bytes queued" >&2
+				return 1
+			fi
+			sleep 0.02
+		done
+	done
+	MARKERS=$((MARKERS + 1))
+	wire_set marker "$MARKERS"
+	for name in "${NODES[@]}"; do
+		wait_log "$name" "event=apply .*from=peer type=SET key=marker value=$MARKERS$" 20
+	done
+}
+
+# cpu_ticks NAME: user + system CPU time of the node so far, in clock ticks.
+cpu_ticks() {
+	local f
+	read -ra f <"/proc/${NODE_PID[$1]}/stat"
+	echo $((f[13] + f[14]))
+}
+
+# vm_hwm_kb NAME: the node's peak resident set size, in kB.
+vm_hwm_kb() {
+	awk '$1 == "VmHWM:" { print $2 }' "/proc/${NODE_PID[$1]}/status"
+}
+
+# expect_kernel_drops NAME: NAME's last event=kernel_drop says total=N,
+# where N is what the kernel counts for its socket; no such line if 0.
+expect_kernel_drops() {
+	local rx drops line
+	read -r rx drops < <(udp_stat "$1")
+	if ((drops == 0)); then
+		assert_no_log "$1" 'event=kernel_drop'
+		return
+	fi
+	line=$(grep -a 'event=kernel_drop' "$(log_of "$1")" | tail -n 1)
+	assert_match "$line" "^ts=[^ ]+ level=warn node=$1 event=kernel_drop dropped=[1-9][0-9]* total=$drops$" \
+		"last kernel_drop line of $1 (the kernel dropped $drops)"
+	# The dropped= of all its lines add up to the total.
+	assert_eq "$(grep -a 'event=kernel_drop' "$(log_of "$1")" |
+		sed 's/.* dropped=\([0-9]*\) .*/\1/' | paste -sd+ | bc)" "$drops" \
+		"sum of dropped= for $1"
+}
+
+# ------------------------------------------------------------ surviving
+
+@test "three nodes keep running through 200,000 mixed datagrams" {
+	flood "$FLOOD_TOTAL"
+	settle
+	for name in "${NODES[@]}"; do
+		is_running "$name"
+		# The 1400-byte valid SET in the mix was applied too.
+		assert_match "$(log_line "$name" 'from=flood type=SET key=big ')" \
+			" value=x{1321}$" "the 1400-byte SET on $name"
+	done
+}
+
+@test "every kind of bad datagram in a flood is logged as a reject with its reason, source and size" {
+	flood "$FLOOD_TOTAL"
+	settle
+	local reason name
+	for name in "${NODES[@]}"; do
+		for reason in too_long no_newline bad_byte bad_field bad_version \
+			unknown_field duplicate_field bad_escape bad_type bad_id \
+			bad_from bad_key bad_value missing_field unexpected_field; do
+			if (($(count_log "$name" "level=warn node=$name event=reject reason=$reason src=127\.0\.0\.1:[0-9]+ bytes=[0-9]+$") == 0)); then
+				echo "# $name logged no reject with reason=$reason" >&2
+				return 1
+			fi
+		done
+		# Sizes are the datagrams' real ones, far over 1400 too.
+		assert_match "$(log_line "$name" 'reason=too_long .* bytes=65000$')" . \
+			"a too_long reject of 65000 bytes on $name"
+		assert_match "$(log_line "$name" 'reason=too_long .* bytes=1401$')" . \
+			"a too_long reject of 1401 bytes on $name"
+	done
+}
+
+@test "an id repeated through a flood is applied again only after 4096 other messages" {
+	flood "$FLOOD_TOTAL"
+	settle
+	local name orders=() i
+	for name in "${NODES[@]}"; do
+		assert_match "$(log_line "$name" 'event=duplicate .*from=flood type=SET')" . \
+			"a duplicate line on $name"
+		# The mix repeats one id every 32 datagrams; the node remembers at
+		# least the last 4096 ids it processed, so between two applies of
+		# it come at least 4096 others (SETs and GETs, each one order).
+		mapfile -t orders < <(grep -a 'event=apply .*key=dup ' "$(log_of "$name")" |
+			sed 's/.* order=\([0-9]*\) .*/\1/')
+		if ((${#orders[@]} == 0)); then
+			echo "# $name never applied the repeated id" >&2
+			return 1
+		fi
+		for ((i = 1; i < ${#orders[@]}; i++)); do
+			if ((orders[i] - orders[i - 1] <= 4096)); then
+				echo "# $name applied the repeated id at order ${orders[i - 1]} and again at ${orders[i]}" >&2
+				return 1
+			fi
+		done
+	done
+}
+
+@test "peak memory of every node stays under 16 MB through a flood" {
+	flood "$FLOOD_TOTAL"
+	settle
+	local name kb
+	for name in "${NODES[@]}"; do
+		kb=$(vm_hwm_kb "$name")
+		if ((kb >= 16384)); then
+			echo "# $name peaked at $kb kB" >&2
+			return 1
+		fi
+	done
+}
+
+@test "after a flood every node goes back to using no CPU" {
+	flood "$FLOOD_TOTAL"
+	settle
+	local name hz before=() after=()
+	hz=$(getconf CLK_TCK)
+	for name in "${NODES[@]}"; do
+		before+=("$(cpu_ticks "$name")")
+	done
+	# A measurement window, not a wait for anything: how much CPU the
+	# nodes use in half a second once the flood is over.
+	sleep 0.5
+	for name in "${NODES[@]}"; do
+		after+=("$(cpu_ticks "$name")")
+	done
+	local i ms
+	for i in "${!NODES[@]}"; do
+		ms=$(((after[i] - before[i]) * 1000 / hz))
+		# A node still spinning would use most of the 500 ms.
+		if ((ms > 30)); then
+			echo "# ${NODES[i]} used ${ms} ms of CPU in 500 ms after the flood" >&2
+			return 1
+		fi
+	done
+}
+
+@test "after a flood a SET typed on one node is applied by every node" {
+	flood "$FLOOD_TOTAL"
+	settle
+	send_line n1 "SET after flood"
+	for name in "${NODES[@]}"; do
+		wait_log "$name" 'event=apply .*from=n1 type=SET key=after value=flood$'
+	done
+}
+
+@test "a command typed during a flood is answered at once" {
+	wire_set k v
+	wait_log n1 'event=apply .*from=peer type=SET key=k value=v$'
+	flood_forever
+	wait_count n1 'event=reject' 1000
+	send_line n1 "GET k"
+	wait_out n1 '^k = v$' 2
+	# The flood was still going on when the answer came.
+	kill -0 "${EXTRA_PIDS[0]}"
+}
+
+# ------------------------------------------------------------ kernel drops
+
+@test "a replica stopped during a flood logs event=kernel_drop with the kernel's count once it runs again" {
+	flood $((FLOOD_TOTAL / 2))
+	kill -STOP "${NODE_PID[r3]}"
+	# r3's receive buffer fills up, and the kernel drops the rest.
+	flood $((FLOOD_TOTAL / 2)) $((268435456 + FLOOD_TOTAL / 2))
+	kill -CONT "${NODE_PID[r3]}"
+	read -r rx drops < <(udp_stat r3)
+	if ((drops == 0)); then
+		echo "# the kernel dropped nothing for the stopped r3" >&2
+		return 1
+	fi
+	settle
+	wait_log r3 'event=kernel_drop'
+	expect_kernel_drops r3
+	is_running r3
+}
+
+@test "event=kernel_drop is logged exactly when the kernel dropped datagrams" {
+	flood "$FLOOD_TOTAL"
+	settle
+	# Usually the nodes keep up and nothing is dropped: then no node may
+	# claim drops. On a slower machine the kernel drops some: then each
+	# node must report exactly what the kernel counted.
+	for name in "${NODES[@]}"; do
+		expect_kernel_drops "$name"
+	done
+}
+
+# ------------------------------------------------------------ stopping
+
+@test "SIGTERM stops a node at once in the middle of a flood" {
+	flood_forever
+	wait_count r2 'event=reject' 1000
+	kill -TERM "${NODE_PID[r2]}"
+	wait_exit r2 2
+	assert_eq "$EXIT_STATUS" 0 "exit status"
+	assert_match "$(tail -n 1 "$(log_of r2)")" \
+		'^ts=[^ ]+ level=info node=r2 event=stop reason=signal( |$)' "last log line"
+	# The flood was still going on when the node stopped.
+	kill -0 "${EXTRA_PIDS[0]}"
+}
