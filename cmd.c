@@ -78,6 +78,8 @@ cmd_parse(const char *line, size_t len, struct cmd *c)
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
+	/* Never NULL: a command without key or value has them empty. */
+	c->key = c->value = "";
 	if (memchr(line, '\0', len) != NULL)
 		return "line holds a NUL byte";
 	if (end > p && end[-1] == '\r')
