@@ -69,7 +69,7 @@ parse_words(struct cmd *c, int words, const char *usage, const char *p,
 /*
  * Parses one line (newline removed). Returns NULL and fills c (verb
  * CMD_NONE for a blank line), or the reason the line is wrong; for an
- * unknown verb that is "unknown command", with c->word the verb typed.
+ * unknown verb, CMD_UNKNOWN with c->word the verb as typed.
  */
 const char *
 cmd_parse(const char *line, size_t len, struct cmd *c)
@@ -97,5 +97,6 @@ cmd_parse(const char *line, size_t len, struct cmd *c)
 			    p, end);
 		}
 	}
+	c->verb = CMD_UNKNOWN;
 	return "unknown command";
 }

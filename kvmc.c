@@ -1,9 +1,9 @@
 /*
  * kvmc.c - one node of a replicated key-value store over IP multicast,
  * with no ordering protocol: every node applies messages in the order
- * they reach it, and so replicas can diverge. This file holds the
- * settings, the one select() loop over stdin and the socket, the stdin
- * commands and the processing of messages.
+ * they reach it, and so replicas can diverge. This file holds the one
+ * select() loop over stdin, the socket and the timers, what each stdin
+ * command does, and the processing of messages.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -24,7 +23,6 @@
 
 #define RECV_BATCH	256	/* datagrams per wakeup, then the rest */
 #define FIELDS_MAX	8192	/* an escaped message's fields for a log line */
-
 
 struct node {
 	struct settings	 set;
@@ -256,7 +254,7 @@ on_line(struct node *nd, const char *line, size_t len)
 	struct cmd c;
 
 	if ((error = cmd_parse(line, len, &c)) != NULL) {
-		if (c.verb == CMD_NONE && c.word_len > 0)
+		if (c.verb == CMD_UNKNOWN)
 			unknown_command(&c);
 		else
 			user_error(error);
@@ -264,6 +262,7 @@ on_line(struct node *nd, const char *line, size_t len)
 	}
 	switch (c.verb) {
 	case CMD_NONE:
+	case CMD_UNKNOWN:
 		break;
 	case CMD_SET:
 		command_send(nd, MSG_SET, &c);
@@ -289,7 +288,7 @@ on_line(struct node *nd, const char *line, size_t len)
 	}
 }
 
-/* After the log lines of the last command, so that it is the last thing shown. */
+/* After the log lines of the last command: the prompt is the last thing shown. */
 static void
 prompt(struct node *nd)
 {
@@ -433,20 +432,20 @@ apply_print(struct node *nd, const struct msg *m)
 	free(all);
 }
 
+/* A peer is heard; this node's own id on a message it never sent is not. */
 static void
-process(struct node *nd, const struct msg *m)
+note_sender(struct node *nd, const struct msg *m)
 {
-	if (seen_has(&nd->processed, m->id)) {
-		log_event(LOG_INFO, "duplicate", "id=%s from=%s type=%s",
-		    m->id, m->from, msg_type_name(m->type));
-		return;
-	}
-	seen_add(&nd->processed, m->id);
 	if (strcmp(m->from, nd->set.node_id) != 0)
 		peers_heard(&nd->peers, m->from, now_ms());
 	else if (!seen_has(&nd->sent, m->id))
 		log_event(LOG_WARN, "id_conflict", "id=%s from=%s type=%s",
 		    m->id, m->from, msg_type_name(m->type));
+}
+
+static void
+apply(struct node *nd, const struct msg *m)
+{
 	switch (m->type) {
 	case MSG_HELLO:
 		log_apply_unordered(m);
@@ -472,11 +471,21 @@ process(struct node *nd, const struct msg *m)
 		nd->order++;
 		apply_print(nd, m);
 		break;
-	default:
-		log_event(LOG_DEBUG, "ignore", "id=%s from=%s type=%s", m->id,
-		    m->from, msg_type_name(m->type));
-		break;
 	}
+}
+
+/* Processes m once: a message already processed is only logged. */
+static void
+process(struct node *nd, const struct msg *m)
+{
+	if (seen_has(&nd->processed, m->id)) {
+		log_event(LOG_INFO, "duplicate", "id=%s from=%s type=%s",
+		    m->id, m->from, msg_type_name(m->type));
+		return;
+	}
+	seen_add(&nd->processed, m->id);
+	note_sender(nd, m);
+	apply(nd, m);
 }
 
 /* The simulated network decides when, or whether, m is processed. */

@@ -32,9 +32,9 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Wire types, in the order of SPEC section 3. */
 enum msg_type {
-	MSG_SET, MSG_GET, MSG_PRINT, MSG_CHECK, MSG_DIGEST, MSG_HELLO,
-	MSG_NTYPES
+	MSG_SET, MSG_GET, MSG_PRINT, MSG_CHECK, MSG_DIGEST, MSG_HELLO
 };
+#define MSG_NTYPES	(MSG_HELLO + 1)
 
 /* Reject reasons, in SPEC precedence order: the first that applies wins. */
 enum msg_reason {
@@ -150,8 +150,8 @@ struct settings {
 };
 
 enum cmd_verb {
-	CMD_NONE, CMD_SET, CMD_GET, CMD_PRINT, CMD_CHECK, CMD_PEERS, CMD_HELP,
-	CMD_EXIT
+	CMD_NONE, CMD_UNKNOWN, CMD_SET, CMD_GET, CMD_PRINT, CMD_CHECK,
+	CMD_PEERS, CMD_HELP, CMD_EXIT
 };
 
 /* One parsed stdin line; the pointers point into the line. */
