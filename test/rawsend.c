@@ -1,0 +1,113 @@
+/*
+ * rawsend - send stdin as one raw UDP datagram to a multicast group.
+ *
+ * The Bats suite uses it to put crafted datagrams on the wire (bad ones,
+ * duplicates, forged senders) that kvmc itself would never send.
+ *
+ *     test/rawsend [-n COUNT] GROUP PORT < datagram
+ *
+ * All of stdin (binary-safe, at most 65507 bytes) becomes exactly one
+ * datagram, sent COUNT times (default 1). It always leaves through
+ * 127.0.0.1 with TTL 0, so no test traffic can reach a real network.
+ * Exits 0 on success, 1 with a message on stderr on any failure.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_DATAGRAM 65507 /* largest UDP payload over IPv4 */
+
+static int
+fail(const char *what)
+{
+	fprintf(stderr, "rawsend: %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: rawsend [-n COUNT] GROUP PORT < datagram\n");
+	return 1;
+}
+
+/* Parse a decimal number in [min, max]; -1 when it is not one. */
+static long
+number(const char *s, long min, long max)
+{
+	char *end;
+	long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return -1;
+	return n;
+}
+
+int
+main(int argc, char **argv)
+{
+	static char buf[MAX_DATAGRAM + 1]; /* one extra byte detects too much */
+	struct sockaddr_in dst;
+	struct in_addr ifaddr;
+	unsigned char ttl = 0;
+	size_t len = 0;
+	ssize_t n;
+	long count = 1, port, i;
+	int s;
+
+	if (argc == 5 && strcmp(argv[1], "-n") == 0) {
+		if ((count = number(argv[2], 1, 1000000000)) < 0)
+			return usage();
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc != 3 || (port = number(argv[2], 1, 65535)) < 0)
+		return usage();
+
+	memset(&dst, 0, sizeof(dst));
+	dst.sin_family = AF_INET;
+	dst.sin_port = htons((unsigned short)port);
+	if (inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1)
+		return usage();
+
+	while (len < sizeof(buf)) {
+		n = read(STDIN_FILENO, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail("read");
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > MAX_DATAGRAM) {
+		fprintf(stderr, "rawsend: stdin is over %d bytes\n", MAX_DATAGRAM);
+		return 1;
+	}
+
+	if ((s = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
+		return fail("socket");
+	ifaddr.s_addr = htonl(INADDR_LOOPBACK);
+	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr,
+	    sizeof(ifaddr)) < 0)
+		return fail("IP_MULTICAST_IF");
+	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0)
+		return fail("IP_MULTICAST_TTL");
+
+	for (i = 0; i < count; i++) {
+		if (sendto(s, buf, len, 0, (struct sockaddr *)&dst,
+		    sizeof(dst)) != (ssize_t)len)
+			return fail("sendto");
+	}
+	close(s);
+	return 0;
+}
