@@ -102,8 +102,11 @@ peers_print(struct peers *p, uint64_t now)
 	size_t i;
 
 	peers_check(p, now);
-	if (p->n == 0)
+	if (p->n == 0) {
 		printf("(no peers)\n");
+		fflush(stdout);
+		return;
+	}
 	qsort(p->list, p->n, sizeof(*p->list), cmp_peers);
 	for (i = 0; i < p->n; i++) {
 		ago = (now - p->list[i].last) / 100;	/* tenths of seconds */
