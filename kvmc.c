@@ -39,6 +39,7 @@ struct node {
 	uint64_t	 rejected;
 	int		 reads_stdin;
 	int		 interactive;	/* stdin is a terminal */
+	int		 prompt_open;	/* "> " shown, nothing typed since */
 	char		 line[LINE_MAX_IN + 1];
 	size_t		 line_len;
 	int		 discarding;	/* the rest of an over-long line */
@@ -295,7 +296,25 @@ prompt(struct node *nd)
 	if (nd->interactive && !stopping(nd)) {
 		log_flush();
 		reply("> ");
+		nd->prompt_open = 1;
 	}
+}
+
+/*
+ * Log lines that arrive while the prompt waits (another node's SET, say)
+ * are written over it, from the start of its line, and a fresh prompt
+ * follows them: the terminal stays readable.
+ */
+static void
+flush_logs(struct node *nd)
+{
+	int redraw = nd->prompt_open && log_pending() && !stopping(nd);
+
+	if (redraw)
+		reply("\r");
+	log_flush();
+	if (redraw)
+		reply("> ");
 }
 
 /* Collects bytes into lines; an over-long line is dropped whole. */
@@ -333,6 +352,7 @@ on_stdin(struct node *nd)
 	ssize_t n;
 
 	n = read(STDIN_FILENO, chunk, sizeof(chunk));
+	nd->prompt_open = 0;	/* the line typed after it ended its line */
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
@@ -714,7 +734,7 @@ run(struct node *nd, const sigset_t *wait_mask)
 		FD_SET(fd, &readable);
 		if (nd->reads_stdin)
 			FD_SET(STDIN_FILENO, &readable);
-		log_flush();
+		flush_logs(nd);
 		n = pselect(fd + 1, &readable, NULL, NULL, next_timeout(nd, &ts),
 		    wait_mask);
 		if (got_signal) {

@@ -260,6 +260,7 @@ void		 log_event(enum log_level, const char *event, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));
 void		 log_always(const char *event, const char *fmt, ...)
 		     __attribute__((format(printf, 2, 3)));
+size_t		 log_pending(void);
 void		 log_flush(void);
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);

@@ -18,6 +18,7 @@ static const char *const level_names[] = { "debug", "info", "warn", "error" };
 static const char	*log_node = "-";
 static enum log_level	 log_threshold = LOG_INFO;
 static char		 log_buf[1 << 16];
+static size_t		 log_unflushed;	/* lines written since the last flush */
 
 /* node_id must outlive every later log call. */
 void
@@ -59,6 +60,7 @@ log_line(enum log_level level, const char *event, const char *fmt,
 		vfprintf(stderr, fmt, ap);
 	}
 	fputc('\n', stderr);
+	log_unflushed++;
 }
 
 /* Logs an event when level passes the threshold; fmt may be "". */
@@ -85,10 +87,18 @@ log_always(const char *event, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Returns the number of log lines waiting in the buffer. */
+size_t
+log_pending(void)
+{
+	return log_unflushed;
+}
+
 void
 log_flush(void)
 {
 	fflush(stderr);
+	log_unflushed = 0;
 }
 
 /* The one out-of-memory policy: say so and stop. */
