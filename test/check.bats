@@ -95,16 +95,7 @@ ts_ms() {
 @test "CHECK says DIVERGED (4 nodes) after the four-node delay experiment" {
 	# node3 hears node1 300 ms late, node4 hears node2 300 ms late; node1
 	# writes x=1, then node2 x=2: node3 keeps 1, the others 2.
-	start_node node1
-	start_node node2
-	start_node node3 --sim-delay node1=300
-	start_node node4 --sim-delay node2=300
-	send_line node1 "SET x 1"
-	wait_log node1 'event=send .*type=SET'
-	send_line node2 "SET x 2"
-	for n in node1 node2 node3 node4; do
-		wait_count $n 'event=apply .*type=SET' 2
-	done
+	four_nodes
 	check node1
 	run -0 rows node1
 	assert_eq "${#lines[@]}" 4 "rows"
@@ -176,6 +167,10 @@ ts_ms() {
 	start_node n2
 	send_line n1 "SET a 1"
 	send_line n2 "SET b 2"
+	# Both writes everywhere before PRINT: two stdins race otherwise.
+	for n in n1 n2; do
+		wait_count $n 'event=apply .*type=SET' 2
+	done
 	send_line n1 "PRINT"
 	for n in n1 n2; do
 		wait_log $n 'event=apply .*type=PRINT'

@@ -346,3 +346,23 @@ assert_no_log() {
 		return 1
 	fi
 }
+
+# ------------------------------------------------------------ scenarios
+
+# four_nodes: the experiment of the demo, on this test's PORT. node3 hears
+# node1 300 ms late, node4 hears node2 300 ms late; node1 writes x=1, then
+# (once it has sent it) node2 writes x=2. Returns when every node has
+# applied both writes.
+four_nodes() {
+	local n
+	start_node node1
+	start_node node2
+	start_node node3 --sim-delay node1=300
+	start_node node4 --sim-delay node2=300
+	send_line node1 "SET x 1"
+	wait_log node1 'event=send .*type=SET'
+	send_line node2 "SET x 2"
+	for n in node1 node2 node3 node4; do
+		wait_count $n 'event=apply .*type=SET' 2
+	done
+}

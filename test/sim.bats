@@ -223,24 +223,6 @@ started_with() {
 	}
 }
 
-# four_nodes: the experiment of the demo, on this test's PORT. node3 hears
-# node1 300 ms late, node4 hears node2 300 ms late; node1 writes x=1, then
-# (once it has sent it) node2 writes x=2. Returns when every node has
-# applied both writes.
-four_nodes() {
-	local n
-	start_node node1
-	start_node node2
-	start_node node3 --sim-delay node1=300
-	start_node node4 --sim-delay node2=300
-	send_line node1 "SET x 1"
-	wait_log node1 'event=send .*type=SET'
-	send_line node2 "SET x 2"
-	for n in node1 node2 node3 node4; do
-		wait_count $n 'event=apply .*type=SET' 2
-	done
-}
-
 # fill_queue NAME: flood NAME, which holds every message for 60 s, with
 # distinct SETs until it logs event=sim_overflow: over 65536 of them. The
 # kernel may drop some of a flood before the node reads them, so fresh
