@@ -838,6 +838,20 @@ node_free(struct node *nd)
 	free(nd);
 }
 
+/* Which step failed, on what, and the system's reason: for exit 1. */
+static void
+net_failed(const struct node *nd)
+{
+	char group[INET_ADDRSTRLEN];
+	int saved = errno;
+
+	inet_ntop(AF_INET, &nd->set.net.group, group, sizeof(group));
+	fprintf(stderr, "kvmc: %s failed (group %s, port %u, interface %s): "
+	    "%s\n", nd->net.failed, group, nd->set.net.port,
+	    nd->set.interface ? nd->set.interface : "the kernel's choice",
+	    strerror(saved));
+}
+
 /* The last line: why, and what this node went through. */
 static void
 log_stop(const struct node *nd)
@@ -861,7 +875,6 @@ main(int argc, char **argv)
 {
 	struct node *nd;
 	sigset_t wait_mask;
-	char group[INET_ADDRSTRLEN];
 	int status;
 
 	nd = node_new(argc, argv);
@@ -869,9 +882,7 @@ main(int argc, char **argv)
 	setup_signals(&wait_mask);
 	log_start(nd);
 	if (net_open(&nd->net, &nd->set.net) == -1) {
-		inet_ntop(AF_INET, &nd->set.net.group, group, sizeof(group));
-		fprintf(stderr, "kvmc: %s (group %s port %u): %s\n",
-		    nd->net.failed, group, nd->set.net.port, strerror(errno));
+		net_failed(nd);
 		node_free(nd);
 		return 1;
 	}
