@@ -71,6 +71,16 @@ ts_ms() {
 
 # ------------------------------------------------------------ verdicts
 
+# assert_verdict_then_stop NAME VERDICT: the node printed VERDICT and
+# logged check_result before its stop line: stopping waited for it.
+assert_verdict_then_stop() {
+	local result stop
+	assert_eq "$(verdict "$1")" "$2" verdict
+	result=$(grep -an 'event=check_result' "$(log_of "$1")" | cut -d: -f1)
+	stop=$(grep -an 'event=stop' "$(log_of "$1")" | cut -d: -f1)
+	((result < stop))
+}
+
 @test "CHECK says CONSISTENT (3 nodes) when every node applied the same writes" {
 	start_node n1
 	start_node n2
@@ -246,10 +256,7 @@ ts_ms() {
 	wait_exit n1
 	assert_eq "$EXIT_STATUS" 0 "exit status"
 	# Stopping waited for the window: n2's reply was counted.
-	assert_eq "$(verdict n1)" "CONSISTENT (2 nodes)" verdict
-	result=$(grep -an 'event=check_result' "$(log_of n1)" | cut -d: -f1)
-	stop=$(grep -an 'event=stop' "$(log_of n1)" | cut -d: -f1)
-	((result < stop))
+	assert_verdict_then_stop n1 "CONSISTENT (2 nodes)"
 }
 
 @test "EXIT right after CHECK waits for the verdict too" {
@@ -259,10 +266,7 @@ ts_ms() {
 	send_line n1 EXIT
 	wait_exit n1
 	assert_eq "$EXIT_STATUS" 0 "exit status"
-	assert_eq "$(verdict n1)" "CONSISTENT (2 nodes)" verdict
-	result=$(grep -an 'event=check_result' "$(log_of n1)" | cut -d: -f1)
-	stop=$(grep -an 'event=stop' "$(log_of n1)" | cut -d: -f1)
-	((result < stop))
+	assert_verdict_then_stop n1 "CONSISTENT (2 nodes)"
 }
 
 @test "the window is CHECK_WINDOW ms long: a reply after it is not counted" {

@@ -34,6 +34,17 @@ ts_ms() {
 
 # ---------------------------------------------------------------- alive
 
+# n2_heard_then_silent [MS]: n1 hears n2 (both at MS, default 100), n2
+# stops, and n1 logs it silent.
+n2_heard_then_silent() {
+	start_node n1 --hello-interval "${1:-100}"
+	start_replica n2 --hello-interval "${1:-100}"
+	wait_log n1 'event=peer_up peer=n2$'
+	kill -TERM "${NODE_PID[n2]}"
+	wait_exit n2
+	wait_log n1 'event=peer_silent peer=n2 ' 3
+}
+
 @test "three nodes with a 200 ms interval hear each other within an interval" {
 	start_node n1 --hello-interval 200
 	start_node n2 --hello-interval 200
@@ -131,12 +142,7 @@ ts_ms() {
 }
 
 @test "a stopped node turns silent after three intervals, not before" {
-	start_node n1 --hello-interval 200
-	start_replica n2 --hello-interval 200
-	wait_log n1 'event=peer_up peer=n2$'
-	kill -TERM "${NODE_PID[n2]}"
-	wait_exit n2
-	wait_log n1 'event=peer_silent peer=n2 ' 3
+	n2_heard_then_silent 200
 	line=$(log_line n1 'event=peer_silent')
 	silent=$(field "$line" silent_ms)
 	# Three intervals of 200 ms, and not much more: the node wakes up for
@@ -152,12 +158,7 @@ ts_ms() {
 }
 
 @test "PEERS shows a stopped node as silent, with the time since it was heard" {
-	start_node n1 --hello-interval 100
-	start_replica n2 --hello-interval 100
-	wait_log n1 'event=peer_up peer=n2$'
-	kill -TERM "${NODE_PID[n2]}"
-	wait_exit n2
-	wait_log n1 'event=peer_silent peer=n2 ' 3
+	n2_heard_then_silent
 	peers_of n1 1
 	assert_match "${REPLY_LINES[*]}" '^n2 [0-9]+\.[0-9]s silent$' "PEERS reply"
 	# Silent after three 100 ms intervals: at least 0.3 s ago.
@@ -170,12 +171,7 @@ ts_ms() {
 }
 
 @test "a peer that comes back after a silence logs peer_up again" {
-	start_node n1 --hello-interval 100
-	start_replica n2 --hello-interval 100
-	wait_log n1 'event=peer_up peer=n2$'
-	kill -TERM "${NODE_PID[n2]}"
-	wait_exit n2
-	wait_log n1 'event=peer_silent peer=n2 ' 3
+	n2_heard_then_silent
 	# The same id again, as after a restart.
 	start_replica n2 --hello-interval 100
 	wait_count n1 'event=peer_up peer=n2$' 2
