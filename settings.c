@@ -262,7 +262,8 @@ scan_args(int argc, char **argv, const char *given[], struct settings *set)
 	for (i = 1; i < argc; i++) {
 		arg = argv[i];
 		if (strncmp(arg, "--", 2) != 0)
-			bad_usage("unexpected argument", arg);
+			bad_usage(arg[0] == '-' ? "unknown option" :
+			    "unexpected argument", arg);
 		if (is_flag(arg, "no-input")) {
 			set->no_input = 1;
 			continue;

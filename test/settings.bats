@@ -355,6 +355,13 @@ start_field() {
 @test "an unknown option exits 2 naming it" {
 	run --separate-stderr -2 kvmc_once --bogus-option
 	assert_match "$stderr" "--bogus-option"
+	run --separate-stderr -2 kvmc_once -h
+	assert_match "$stderr" "unknown option '-h'"
+}
+
+@test "an argument that is not an option exits 2 naming it" {
+	run --separate-stderr -2 kvmc_once stray
+	assert_match "$stderr" "unexpected argument 'stray'"
 }
 
 @test "an option without its argument exits 2 naming it" {
