@@ -109,10 +109,20 @@ reply(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* A message for the person at the keyboard, not a log event. */
 static void
-user_error(const char *reason)
+user_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+user_error(const char *fmt, ...)
 {
-	fprintf(stderr, "error: %s\n", reason);
+	va_list ap;
+
+	fputs("error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }
 
 /* HELLO is background chatter: logged at debug only, whatever happens. */
@@ -208,7 +218,7 @@ command_send(struct node *nd, enum msg_type type, const struct cmd *c)
 	struct msg m = { .type = type };
 
 	if (c->value_len >= sizeof(m.value)) {
-		user_error(too_big);
+		user_error("%s", too_big);
 		return;
 	}
 	memcpy(m.key, c->key, c->key_len);
@@ -216,7 +226,7 @@ command_send(struct node *nd, enum msg_type type, const struct cmd *c)
 	memcpy(m.value, c->value, c->value_len);
 	m.value_len = c->value_len;
 	if (send_msg(nd, &m) == -1) {
-		user_error(too_big);
+		user_error("%s", too_big);
 		return;
 	}
 	if (type == MSG_GET)
@@ -236,29 +246,23 @@ command_check(struct node *nd)
 	check_open(&nd->check, m.id, now_ms() + nd->set.check_window);
 }
 
-static void
-unknown_command(const struct cmd *c)
-{
-	char shown[3 * 64 + 1];
-
-	msg_display(shown, sizeof(shown), c->word, c->word_len < 64 ?
-	    c->word_len : 64);
-	fprintf(stderr, "error: unknown command '%s' (try HELP)\n", shown);
-}
-
 /* One line from stdin, newline removed. */
 static void
 on_line(struct node *nd, const char *line, size_t len)
 {
 	struct msg print = { .type = MSG_PRINT };
+	char shown[3 * 64 + 1];
 	const char *error;
 	struct cmd c;
 
 	if ((error = cmd_parse(line, len, &c)) != NULL) {
+		/* The verb as typed, cut short and safe for the terminal. */
+		msg_display(shown, sizeof(shown), c.word, c.word_len < 64 ?
+		    c.word_len : 64);
 		if (c.verb == CMD_UNKNOWN)
-			unknown_command(&c);
+			user_error("unknown command '%s' (try HELP)", shown);
 		else
-			user_error(error);
+			user_error("%s", error);
 		return;
 	}
 	switch (c.verb) {
@@ -334,7 +338,8 @@ feed_stdin(struct node *nd, const char *p, size_t len)
 		} else if (nd->discarding)
 			continue;
 		else if (nd->line_len == LINE_MAX_IN) {
-			user_error("line longer than 4096 bytes, discarded");
+			user_error("line longer than %d bytes, discarded",
+			    LINE_MAX_IN);
 			nd->discarding = 1;
 		} else
 			nd->line[nd->line_len++] = p[i];
@@ -773,7 +778,6 @@ log_start(const struct node *nd)
 {
 	char group[INET_ADDRSTRLEN], iface[3 * IF_NAMESIZE + 1];
 	char delay[ESCAPED_MAX], loss[ESCAPED_MAX];
-	static const char *const levels[] = { "debug", "info", "warn", "error" };
 	const char *d = nd->set.sim_delay ? nd->set.sim_delay : "";
 	const char *l = nd->set.sim_loss ? nd->set.sim_loss : "0";
 
@@ -789,7 +793,7 @@ log_start(const struct node *nd)
 	    "log_level=%s input=%s hello_interval=%u check_window=%u "
 	    "sim_delay=%s sim_loss=%s sim_seed=%llu", KVMC_VERSION, group,
 	    nd->set.net.port, nd->set.net.ttl, iface,
-	    levels[nd->set.log_level], nd->reads_stdin ? "yes" : "no",
+	    log_level_name(nd->set.log_level), nd->reads_stdin ? "yes" : "no",
 	    nd->set.hello_interval, nd->set.check_window, delay, loss,
 	    (unsigned long long)nd->set.sim.seed);
 }

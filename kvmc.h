@@ -218,12 +218,10 @@ size_t		 msg_display(char *dst, size_t cap, const char *src, size_t len);
 const char	*msg_type_name(enum msg_type);
 const char	*msg_reason_name(enum msg_reason);
 int		 msg_valid_node_id(const char *, size_t len);
+void		 msg_id_bytes(const char *uuid, unsigned char out[16]);
 void		 msg_format_id(char id[UUID_LEN + 1], const unsigned char rnd[16]);
 
 /* sim.c */
-int		 sim_parse_delay(struct sim *, const char *);
-int		 sim_parse_loss(struct sim *, const char *);
-int		 sim_parse_seed(struct sim *, const char *);
 void		 sim_start(struct sim *);
 int		 sim_active(const struct sim *);
 enum sim_fate	 sim_receive(struct sim *, const char *sender, const char *wire,
@@ -255,6 +253,7 @@ void		 net_close(struct net *);
 
 /* log.c */
 void		 log_init(const char *node_id, enum log_level);
+const char	*log_level_name(enum log_level);
 int		 log_enabled(enum log_level);
 void		 log_event(enum log_level, const char *event, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));

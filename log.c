@@ -30,6 +30,12 @@ log_init(const char *node_id, enum log_level threshold)
 	(void)setvbuf(stderr, log_buf, _IOFBF, sizeof(log_buf));
 }
 
+const char *
+log_level_name(enum log_level level)
+{
+	return level_names[level];
+}
+
 int
 log_enabled(enum log_level level)
 {

@@ -643,6 +643,20 @@ msg_display(char *dst, size_t cap, const char *src, size_t len)
 	return o.len;
 }
 
+/* The 16 bytes of a UUID that the decoder accepted (or msg_format_id made). */
+void
+msg_id_bytes(const char *uuid, unsigned char out[16])
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < UUID_LEN; i += 2) {
+		if (uuid[i] == '-')
+			i++;
+		out[n++] = (unsigned char)((unsigned)hex_digit(uuid[i]) << 4 |
+		    (unsigned)hex_digit(uuid[i + 1]));
+	}
+}
+
 /* Formats 16 random bytes as a version 4 UUID, lower case. */
 void
 msg_format_id(char id[UUID_LEN + 1], const unsigned char rnd[16])

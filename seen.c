@@ -12,27 +12,6 @@
 #define NO_SLOT		UINT16_MAX
 #define SEEN_BUCKETS	(sizeof(((struct seen *)0)->head) / sizeof(uint16_t))
 
-static int
-hex_value(char c)
-{
-	return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
-/* A canonical UUID (as the codec accepts it) in its 16 bytes. */
-static void
-uuid_pack(const char *uuid, unsigned char out[16])
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < UUID_LEN && n < 16; i++) {
-		if (uuid[i] == '-')
-			continue;
-		out[n++] = (unsigned char)((unsigned)hex_value(uuid[i]) << 4 |
-		    (unsigned)hex_value(uuid[i + 1]));
-		i++;
-	}
-}
-
 static size_t
 bucket_of(const struct seen *s, const unsigned char id[16])
 {
@@ -66,7 +45,7 @@ seen_has(const struct seen *s, const char *uuid)
 {
 	unsigned char id[16];
 
-	uuid_pack(uuid, id);
+	msg_id_bytes(uuid, id);
 	return find(s, id);
 }
 
@@ -91,7 +70,7 @@ seen_add(struct seen *s, const char *uuid)
 		unlink_slot(s, slot);
 	else
 		s->used++;
-	uuid_pack(uuid, s->ids[slot]);
+	msg_id_bytes(uuid, s->ids[slot]);
 	b = bucket_of(s, s->ids[slot]);
 	s->next[slot] = s->head[b];
 	s->head[b] = slot;

@@ -31,56 +31,7 @@ splitmix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-/* ---- settings ---- */
-
-static int
-parse_ms(const char *p, size_t len, uint32_t *out)
-{
-	uint32_t v = 0;
-	size_t i;
-
-	if (len == 0)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (uint32_t)(p[i] - '0');
-		if (v > SIM_DELAY_MAX)
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* One SENDER=MS or SENDER=MIN-MAX. */
-static int
-parse_rule(const char *p, size_t len, struct sim_rule *r)
-{
-	const char *eq = memchr(p, '=', len), *dash, *end = p + len;
-	size_t sender_len;
-
-	if (eq == NULL)
-		return -1;
-	sender_len = (size_t)(eq - p);
-	if (!(sender_len == 1 && *p == '*') &&
-	    !msg_valid_node_id(p, sender_len))
-		return -1;
-	memcpy(r->sender, p, sender_len);
-	r->sender[sender_len] = '\0';
-	dash = memchr(eq + 1, '-', (size_t)(end - eq - 1));
-	r->is_range = dash != NULL;
-	if (dash == NULL) {
-		if (parse_ms(eq + 1, (size_t)(end - eq - 1), &r->min) == -1)
-			return -1;
-		r->max = r->min;
-		return 0;
-	}
-	if (parse_ms(eq + 1, (size_t)(dash - eq - 1), &r->min) == -1 ||
-	    parse_ms(dash + 1, (size_t)(end - dash - 1), &r->max) == -1)
-		return -1;
-	return r->min <= r->max ? 0 : -1;
-}
-
+/* The rule naming sender exactly (or "*" itself), or NULL. */
 static const struct sim_rule *
 find_rule(const struct sim *s, const char *sender)
 {
@@ -90,90 +41,6 @@ find_rule(const struct sim *s, const char *sender)
 		if (strcmp(s->rules[i].sender, sender) == 0)
 			return &s->rules[i];
 	return NULL;
-}
-
-/*
- * SIM_DELAY: comma-separated rules, each sender at most once. Returns 0,
- * or -1 (rules unchanged) when the text breaks the rule.
- */
-int
-sim_parse_delay(struct sim *s, const char *text)
-{
-	struct sim_rule *rules;
-	const char *p = text, *comma;
-	size_t n = 1, i;
-	struct sim saved = *s;
-
-	for (i = 0; text[i] != '\0'; i++)
-		n += text[i] == ',';
-	rules = xcalloc(n, sizeof(*rules));
-	s->rules = rules;
-	s->nrules = 0;
-	for (;;) {
-		comma = strchr(p, ',');
-		if (comma == NULL)
-			comma = p + strlen(p);
-		if (parse_rule(p, (size_t)(comma - p), &rules[s->nrules]) ==
-		    -1 || find_rule(s, rules[s->nrules].sender) != NULL)
-			goto bad;
-		s->nrules++;
-		if (*comma == '\0')
-			break;
-		p = comma + 1;
-	}
-	free(saved.rules);
-	return 0;
-bad:
-	free(rules);
-	*s = saved;
-	return -1;
-}
-
-/* SIM_LOSS: digits with at most one '.', from 0 to 1. */
-int
-sim_parse_loss(struct sim *s, const char *text)
-{
-	double v = 0, scale = 1;
-	int digits = 0, dot = 0;
-	const char *p;
-
-	for (p = text; *p != '\0'; p++) {
-		if (*p == '.' && !dot) {
-			dot = 1;
-			continue;
-		}
-		if (*p < '0' || *p > '9')
-			return -1;
-		digits++;
-		if (dot)
-			v += (*p - '0') * (scale /= 10);
-		else
-			v = v * 10 + (*p - '0');
-	}
-	if (digits == 0 || v > 1)
-		return -1;
-	s->loss = v;
-	return 0;
-}
-
-/* SIM_SEED: an unsigned decimal below 2^64. */
-int
-sim_parse_seed(struct sim *s, const char *text)
-{
-	uint64_t v = 0;
-	const char *p;
-
-	if (*text == '\0')
-		return -1;
-	for (p = text; *p != '\0'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-
-		if (*p < '0' || *p > '9' || v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	s->seed = v;
-	return 0;
 }
 
 /* Starts the random source; after the settings, before any message. */
