@@ -51,10 +51,10 @@ kvmc-static: $(SRCS) kvmc.h
 	$(STATIC_CC) $(STD) $(WARN) -O2 -static -s -o $@.tmp $(SRCS)
 	mv -f $@.tmp $@
 
-test/rawsend: test/rawsend.c
+test/rawsend test/flood: %: %.c
 	$(CC) $(STD) $(WARN) -O2 -o $@ $<
 
-test: kvmc kvmc-static test/rawsend
+test: kvmc kvmc-static test/rawsend test/flood
 	@bash test/run.sh
 
 demo: kvmc
@@ -110,6 +110,6 @@ lint:
 	    $(SRCS) -- $(STD)
 
 clean:
-	rm -rf build kvmc kvmc-static test/rawsend
+	rm -rf build kvmc kvmc-static test/rawsend test/flood
 
 .PHONY: all static test demo bench fuzz lint valgrind clean

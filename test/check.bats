@@ -62,13 +62,6 @@ expect_reject() {
 		"the reject of '$2'"
 }
 
-# ts_ms LINE: the ts= of a log line, in ms since the epoch.
-ts_ms() {
-	local ts
-	ts=$(field "$1" ts)
-	date -u -d "${ts%Z}" +%s%3N
-}
-
 # ------------------------------------------------------------ verdicts
 
 # assert_verdict_then_stop NAME VERDICT: the node printed VERDICT and

@@ -9,9 +9,9 @@
 #
 # A shell loop around test/rawsend sends a few hundred datagrams a second;
 # these tests need a thousand times that, with a different id in every
-# valid SET, so this file carries its own small sender (floodmix, below),
-# compiled once per run into $BATS_FILE_TMPDIR. Like rawsend it always
-# leaves through 127.0.0.1 with TTL 0: nothing reaches a real network.
+# valid SET: test/flood's "mix" mode (see test/flood.c). Like rawsend it
+# always leaves through 127.0.0.1 with TTL 0: nothing reaches a real
+# network.
 #
 # The kernel's own count is the referee for kernel_drop: /proc/PID/net/udp
 # shows, for the node's socket, the bytes waiting (rx_queue) and the
@@ -20,18 +20,12 @@
 
 load helpers
 
-setup_file() {
-	write_floodmix >"$BATS_FILE_TMPDIR/floodmix.c"
-	cc -std=c11 -D_DEFAULT_SOURCE -O2 -o "$BATS_FILE_TMPDIR/floodmix" \
-		"$BATS_FILE_TMPDIR/floodmix.c"
-}
 
 setup() {
 	kvmc_setup 36000
 	# No heartbeats: every id a node processes is then one of this test's,
 	# and counts in its local order.
 	export HELLO_INTERVAL=0
-	FLOODMIX=$BATS_FILE_TMPDIR/floodmix
 	start_node n1
 	start_replica r2
 	start_replica r3
@@ -51,201 +45,18 @@ FLOOD_TOTAL=200000
 
 # ------------------------------------------------------------ helpers
 
-# write_floodmix: print the C source of the flood sender.
-write_floodmix() {
-	cat <<'CSOURCE'
-/*
- * floodmix GROUP PORT COUNT FIRST SEED: send COUNT datagrams to GROUP:PORT
- * as fast as the kernel takes them. Datagram i (0 .. COUNT-1) has the id
- * FIRST+i, as uuid() in helpers.bash writes it, and is of kind i % 32:
- * ten valid SETs (keys k0-k49, so the store stays small), a valid
- * 1400-byte SET, a valid GET, a SET whose id is always the same (a
- * duplicate), one datagram for each of the 15 reject reasons (1401- and
- * 65000-byte ones for too_long), a lone newline, and random bytes of 1-1400
- * and 1401-65000 bytes (xorshift64 seeded with SEED, so a run replays).
- * Always through 127.0.0.1 with TTL 0. Exits 0, or 1 on an error.
- */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <sched.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-
-#define BIG 65000
-
-static char buf[BIG + 1];
-static uint64_t rng;
-
-static uint64_t
-next_random(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-/* Pads the datagram in buf, now len bytes, with c up to size - 1, then a newline. */
-static size_t
-pad(size_t len, size_t size, char c)
-{
-	memset(buf + len, c, size - 1 - len);
-	buf[size - 1] = '\n';
-	return size;
-}
-
-static size_t
-random_bytes(size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		buf[i] = (char)(next_random() >> 56);
-	return len;
-}
-
-/* Datagram number i, of kind i % 32, with id number n, into buf. */
-static size_t
-make(long i, unsigned long n)
-{
-	char id[40], set[128];
-	int len;
-
-	snprintf(id, sizeof(id), "%08lx-0000-4000-8000-%012lx", n, n);
-	snprintf(set, sizeof(set), "v=1 type=SET id=%s from=flood", id);
-	switch (i % 32) {
-	case 0:		/* 1400 bytes, valid */
-		len = sprintf(buf, "%s key=big value=", set);
-		return pad((size_t)len, 1400, 'x');
-	case 1:		/* valid GET */
-		return (size_t)sprintf(buf, "v=1 type=GET id=%s from=flood "
-		    "key=k1\n", id);
-	case 2:		/* the same id every time: duplicates */
-		return (size_t)sprintf(buf, "v=1 type=SET id=ffffffff-ffff-"
-		    "4fff-bfff-ffffffffffff from=flood key=dup value=1\n");
-	case 3:		/* too_long: 1401 bytes */
-		len = sprintf(buf, "%s key=long value=", set);
-		return pad((size_t)len, 1401, 'x');
-	case 4:		/* too_long: 65000 bytes */
-		return pad(0, BIG, 'x');
-	case 5:
-		return (size_t)sprintf(buf, "%s key=a value=b", set);
-	case 6:
-		return (size_t)sprintf(buf, "%s key=a value=b\rc\n", set);
-	case 7:
-		return (size_t)sprintf(buf, "v=1  type=SET id=%s from=flood "
-		    "key=a value=b\n", id);
-	case 8:
-		return (size_t)sprintf(buf, "v=2 type=SET id=%s from=flood "
-		    "key=a value=b\n", id);
-	case 9:
-		return (size_t)sprintf(buf, "%s key=a value=b color=red\n", set);
-	case 10:
-		return (size_t)sprintf(buf, "%s key=a key=b value=c\n", set);
-	case 11:
-		return (size_t)sprintf(buf, "%s key=a value=%%zz\n", set);
-	case 12:
-		return (size_t)sprintf(buf, "v=1 type=PUT id=%s from=flood "
-		    "key=a value=b\n", id);
-	case 13:
-		return (size_t)sprintf(buf, "v=1 type=SET id=not-a-uuid "
-		    "from=flood key=a value=b\n");
-	case 14:
-		return (size_t)sprintf(buf, "v=1 type=SET id=%s from=no! "
-		    "key=a value=b\n", id);
-	case 15:	/* bad_key: 256 bytes */
-		len = sprintf(buf, "%s key=", set);
-		memset(buf + len, 'k', 256);
-		return (size_t)(len + 256) +
-		    (size_t)sprintf(buf + len + 256, " value=b\n");
-	case 16:
-		return (size_t)sprintf(buf, "v=1 type=DIGEST id=%s from=flood "
-		    "re=%s digest=xyz entries=1 order=1\n", id, id);
-	case 17:
-		return (size_t)sprintf(buf, "%s key=a\n", set);
-	case 18:
-		return (size_t)sprintf(buf, "v=1 type=GET id=%s from=flood "
-		    "key=a value=b\n", id);
-	case 19:	/* random, 1-1400 bytes */
-		return random_bytes(1 + next_random() % 1400);
-	case 20:	/* random, 1401-65000 bytes */
-		return random_bytes(1401 + next_random() % (BIG - 1400));
-	case 21:	/* only a newline: bad_field */
-		buf[0] = '\n';
-		return 1;
-	default:	/* 22-31: valid SETs */
-		return (size_t)sprintf(buf, "%s key=k%ld value=%ld\n", set,
-		    i % 50, i);
-	}
-}
-
-int
-main(int argc, char **argv)
-{
-	struct sockaddr_in dst;
-	struct in_addr ifaddr;
-	unsigned char ttl = 0;
-	long count, i;
-	unsigned long first;
-	size_t len;
-	int s;
-
-	if (argc != 6) {
-		fprintf(stderr, "usage: floodmix GROUP PORT COUNT FIRST SEED\n");
-		return 1;
-	}
-	memset(&dst, 0, sizeof(dst));
-	dst.sin_family = AF_INET;
-	dst.sin_port = htons((unsigned short)atoi(argv[2]));
-	if (inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1)
-		return 1;
-	count = atol(argv[3]);
-	first = strtoul(argv[4], NULL, 10);
-	rng = strtoull(argv[5], NULL, 10) | 1;
-
-	if ((s = socket(AF_INET, SOCK_DGRAM, 0)) < 0) {
-		perror("floodmix: socket");
-		return 1;
-	}
-	ifaddr.s_addr = htonl(INADDR_LOOPBACK);
-	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr,
-	    sizeof(ifaddr)) < 0 ||
-	    setsockopt(s, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0) {
-		perror("floodmix: setsockopt");
-		return 1;
-	}
-	for (i = 0; i < count; i++) {
-		len = make(i, first + (unsigned long)i);
-		/* A full send buffer is back pressure, not an error. */
-		while (sendto(s, buf, len, 0, (struct sockaddr *)&dst,
-		    sizeof(dst)) < 0) {
-			if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
-				perror("floodmix: sendto");
-				return 1;
-			}
-			sched_yield();
-		}
-	}
-	return 0;
-}
-CSOURCE
-}
 
 # flood COUNT [FIRST]: send COUNT datagrams of the mix (the C source above
 # lists it), valid SETs with ids from uuid FIRST on (default 2^28, far
 # from the small numbers wire_set uses); returns when all are sent.
 flood() {
-	timeout 60 "$FLOODMIX" "$GROUP" "$PORT" "$1" "${2:-268435456}" 12345
+	timeout 60 "$FLOOD" "$GROUP" "$PORT" mix "$1" "${2:-268435456}" 12345
 }
 
 # flood_forever: start an endless flood in the background (killed in
 # teardown, and by `timeout` anyway after a minute).
 flood_forever() {
-	timeout 60 "$FLOODMIX" "$GROUP" "$PORT" 1000000000 268435456 12345 3>&- &
+	timeout 60 "$FLOOD" "$GROUP" "$PORT" mix 1000000000 268435456 12345 3>&- &
 	EXTRA_PIDS+=($!)
 }
 
@@ -293,13 +104,6 @@ settle() {
 	for name in "${NODES[@]}"; do
 		wait_log "$name" "event=apply .*from=peer type=SET key=marker value=$MARKERS$" 20
 	done
-}
-
-# cpu_ticks NAME: user + system CPU time of the node so far, in clock ticks.
-cpu_ticks() {
-	local f
-	read -ra f <"/proc/${NODE_PID[$1]}/stat"
-	echo $((f[13] + f[14]))
 }
 
 # vm_hwm_kb NAME: the node's peak resident set size, in kB.
@@ -407,13 +211,13 @@ expect_kernel_drops() {
 	local name hz before=() after=()
 	hz=$(getconf CLK_TCK)
 	for name in "${NODES[@]}"; do
-		before+=("$(cpu_ticks "$name")")
+		before+=("$(cpu_ticks "${NODE_PID[$name]}")")
 	done
 	# A measurement window, not a wait for anything: how much CPU the
 	# nodes use in half a second once the flood is over.
 	sleep 0.5
 	for name in "${NODES[@]}"; do
-		after+=("$(cpu_ticks "$name")")
+		after+=("$(cpu_ticks "${NODE_PID[$name]}")")
 	done
 	local i ms
 	for i in "${!NODES[@]}"; do

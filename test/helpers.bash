@@ -21,6 +21,7 @@ bats_require_minimum_version 1.5.0
 REPO=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 KVMC=${KVMC:-$REPO/kvmc} # KVMC=path/to/build bats test/ tests another build
 RAWSEND=$REPO/test/rawsend
+FLOOD=$REPO/test/flood # many datagrams, fast: see test/flood.c
 
 # The command that starts a node; a test may replace it (the static binary
 # in a chroot, for example).
@@ -365,4 +366,48 @@ four_nodes() {
 	for n in node1 node2 node3 node4; do
 		wait_count $n 'event=apply .*type=SET' 2
 	done
+}
+
+# ------------------------------------------------------------ settings and clocks
+
+# setting_error NAME VALUE [VAR=VALUE...] [OPTION...]: kvmc run with those
+# variables and options exits 2 with exactly one line on stderr naming
+# the setting NAME and the bad VALUE, then saying what is accepted.
+setting_error() {
+	local name=$1 value=$2
+	shift 2
+	run --separate-stderr -2 kvmc_once "$@"
+	assert_eq "${#stderr_lines[@]}" 1 "lines on stderr for $name '$value' ($stderr)"
+	assert_eq "${stderr%%: expected *}" "kvmc: $name '$value'" "the error line"
+}
+
+# started_with [VAR=VALUE...] [OPTION...]: kvmc accepts those settings:
+# it starts, stops at EOF and exits 0. Sets START to its event=start line.
+started_with() {
+	run --separate-stderr -0 kvmc_once "$@"
+	START=$(grep -a -m1 ' event=start ' <<<"$stderr") || {
+		echo "# no event=start line for '$*' in: $stderr" >&2
+		return 1
+	}
+}
+
+# start_field FIELD: the value of FIELD in START.
+start_field() {
+	field "$START" "$1"
+}
+
+# ts_ms LINE: the ts= of a log line, in ms since the epoch.
+ts_ms() {
+	local ts
+	ts=$(field "$1" ts)
+	date -u -d "${ts%Z}" +%s%3N
+}
+
+# cpu_ticks PID: user + system CPU time of the process, in clock ticks.
+cpu_ticks() {
+	local stat rest f
+	read -r stat <"/proc/$1/stat"
+	rest=${stat##*) } # fields from the 3rd on: the name may hold spaces
+	read -ra f <<<"$rest"
+	echo $((f[11] + f[12])) # utime and stime, fields 14 and 15
 }

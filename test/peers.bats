@@ -27,11 +27,6 @@ peers_of() {
 	mapfile -t REPLY_LINES < <(tail -n +$((before + 1)) "$out")
 }
 
-# ts_ms LINE: the log line's ts= stamp in milliseconds since the epoch.
-ts_ms() {
-	date -u -d "$(field "$1" ts)" +%s%3N
-}
-
 # ---------------------------------------------------------------- alive
 
 # n2_heard_then_silent [MS]: n1 hears n2 (both at MS, default 100), n2

@@ -12,39 +12,6 @@ setup() {
 	kvmc_setup 20000
 }
 
-# setting_error NAME VALUE [VAR=VALUE...] [OPTION...]: kvmc, run with those
-# variables and options, exits 2 printing exactly one line on stderr that
-# names the setting NAME and the bad VALUE, then says what is accepted.
-setting_error() {
-	local name=$1 value=$2
-	shift 2
-	run --separate-stderr -2 kvmc_once "$@"
-	assert_eq "${#stderr_lines[@]}" 1 "number of lines on stderr ($stderr)"
-	assert_match "$stderr" "^kvmc: $name '$(quote_ere "$value")': expected ." \
-		"the error line"
-}
-
-# quote_ere TEXT: TEXT with the regex special characters backslashed.
-quote_ere() {
-	sed 's/[][\.*^$+?(){}|/]/\\&/g' <<<"$1"
-}
-
-# started_with [VAR=VALUE...] [OPTION...]: kvmc, run with those variables
-# and options, accepts them (starts, stops at EOF, exits 0). Sets START to
-# its event=start line.
-started_with() {
-	run --separate-stderr -0 kvmc_once "$@"
-	START=$(grep -a -m1 ' event=start ' <<<"$stderr") || {
-		echo "# no event=start line in: $stderr" >&2
-		return 1
-	}
-}
-
-# start_field FIELD: the value of FIELD in START.
-start_field() {
-	field "$START" "$1"
-}
-
 # ------------------------------------------------------------ help, version
 
 @test "--help prints the usage on stdout and exits 0" {

@@ -13,117 +13,9 @@
 
 load helpers
 
-setup_file() {
-	write_flood >"$BATS_FILE_TMPDIR/flood.c"
-	cc -std=c11 -D_DEFAULT_SOURCE -O2 -o "$BATS_FILE_TMPDIR/flood" \
-		"$BATS_FILE_TMPDIR/flood.c"
-}
-
-# write_flood: print the C source of flood, the sender of many distinct
-# valid SETs that the queue-bound tests need: test/rawsend sends one
-# datagram (COUNT times the same one), and a shell loop around it is a
-# thousand times too slow. Compiled once per run into $BATS_FILE_TMPDIR.
-#
-#     flood GROUP PORT FROM FIRST COUNT
-#
-# sends, for i = FIRST .. FIRST+COUNT-1, in that order,
-#     v=1 type=SET id=<uuid i> from=FROM key=k<i> value=<i>
-# with the ids of uuid() in helpers.bash. Like rawsend it leaves through
-# 127.0.0.1 with TTL 0, and it pauses 1 ms after every 256 datagrams so
-# that a node reading batches of 256 is not simply overrun by the kernel.
-write_flood() {
-	cat <<'EOF'
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-static int
-usage(void)
-{
-	fprintf(stderr, "usage: flood GROUP PORT FROM FIRST COUNT\n");
-	return 1;
-}
-
-/* A decimal number in [0, max], or -1. */
-static long
-number(const char *s, long max)
-{
-	char *end;
-	long n;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || n > max)
-		return -1;
-	return n;
-}
-
-int
-main(int argc, char **argv)
-{
-	const struct timespec pause = { 0, 1000000 };
-	struct sockaddr_in dst;
-	struct in_addr ifaddr;
-	unsigned char ttl = 0;
-	char buf[256];
-	long port, first, count, i;
-	int s, len;
-
-	if (argc != 6 || (port = number(argv[2], 65535)) < 1 ||
-	    (first = number(argv[4], 0x7fffffffL)) < 0 ||
-	    (count = number(argv[5], 10000000L)) < 0 ||
-	    strlen(argv[3]) > 32)
-		return usage();
-	memset(&dst, 0, sizeof(dst));
-	dst.sin_family = AF_INET;
-	dst.sin_port = htons((unsigned short)port);
-	if (inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1)
-		return usage();
-
-	if ((s = socket(AF_INET, SOCK_DGRAM, 0)) < 0) {
-		perror("flood: socket");
-		return 1;
-	}
-	ifaddr.s_addr = htonl(INADDR_LOOPBACK);
-	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr,
-	    sizeof(ifaddr)) < 0 ||
-	    setsockopt(s, IPPROTO_IP, IP_MULTICAST_TTL, &ttl,
-	    sizeof(ttl)) < 0) {
-		perror("flood: setsockopt");
-		return 1;
-	}
-
-	for (i = first; i < first + count; i++) {
-		len = snprintf(buf, sizeof(buf), "v=1 type=SET "
-		    "id=%08lx-0000-4000-8000-%012lx from=%s key=k%ld "
-		    "value=%ld\n", (unsigned long)i, (unsigned long)i, argv[3],
-		    i, i);
-		if (sendto(s, buf, (size_t)len, 0, (struct sockaddr *)&dst,
-		    sizeof(dst)) != len) {
-			perror("flood: sendto");
-			return 1;
-		}
-		if ((i - first) % 256 == 255)
-			nanosleep(&pause, NULL);
-	}
-	close(s);
-	return 0;
-}
-EOF
-}
-
 setup() {
 	kvmc_setup 30000
 	export HELLO_INTERVAL=0
-	FLOOD=$BATS_FILE_TMPDIR/flood
 }
 
 # ------------------------------------------------------------ helpers
@@ -131,7 +23,7 @@ setup() {
 # flood FIRST COUNT [FROM]: send COUNT distinct SETs from FROM (default
 # peer): ids uuid FIRST .. FIRST+COUNT-1, keys k<i>, values <i>.
 flood() {
-	timeout 20 "$FLOOD" "$GROUP" "$PORT" "${3:-peer}" "$1" "$2"
+	timeout 20 "$FLOOD" "$GROUP" "$PORT" valid "${3:-peer}" "$1" "$2"
 }
 
 # sim_model SEED LOSS RULE N: what a node with SIM_SEED=SEED, SIM_LOSS=LOSS
@@ -184,43 +76,6 @@ applied_keys() {
 applied_values() {
 	grep -a 'event=apply order=' "$(log_of "$1")" | grep -a 'type=SET' |
 		sed -E 's/.* value=([^ ]*)$/\1/' | paste -sd' ' -
-}
-
-# ts_ms LINE: the ts= of a log line, in ms since the epoch.
-ts_ms() {
-	local ts
-	ts=$(field "$1" ts)
-	date -u -d "${ts%Z}" +%s%3N
-}
-
-# cpu_ticks PID: user + system CPU time of the process, in clock ticks.
-cpu_ticks() {
-	local stat rest f
-	read -r stat <"/proc/$1/stat"
-	rest=${stat##*) } # fields from the 3rd on: the name may hold spaces
-	read -ra f <<<"$rest"
-	echo $((f[11] + f[12])) # utime and stime, fields 14 and 15
-}
-
-# setting_error NAME VALUE [VAR=VALUE...] [OPTION...]: kvmc run with those
-# variables and options exits 2 with exactly one line on stderr naming
-# the setting NAME and the bad VALUE, then saying what is accepted.
-setting_error() {
-	local name=$1 value=$2
-	shift 2
-	run --separate-stderr -2 kvmc_once "$@"
-	assert_eq "${#stderr_lines[@]}" 1 "lines on stderr for $name '$value' ($stderr)"
-	assert_eq "${stderr%%: expected *}" "kvmc: $name '$value'" "the error line"
-}
-
-# started_with [VAR=VALUE...] [OPTION...]: kvmc accepts those settings:
-# it starts, stops at EOF and exits 0. Sets START to its event=start line.
-started_with() {
-	run --separate-stderr -0 kvmc_once "$@"
-	START=$(grep -a -m1 ' event=start ' <<<"$stderr") || {
-		echo "# no event=start line for '$*' in: $stderr" >&2
-		return 1
-	}
 }
 
 # fill_queue NAME: flood NAME, which holds every message for 60 s, with
