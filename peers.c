@@ -20,31 +20,54 @@ peers_init(struct peers *p, uint32_t hello_interval)
 	    2000);
 }
 
-static struct peer *
-find(struct peers *p, const char *id)
+/*
+ * The index of id in the list, kept sorted by id, or where it would go:
+ * every processed message looks its sender up, so this is a binary
+ * search, and PEERS prints the list as it is.
+ */
+static size_t
+position(const struct peers *p, const char *id, int *found)
 {
-	size_t i;
+	size_t lo = 0, hi = p->n, mid;
+	int c;
 
-	for (i = 0; i < p->n; i++)
-		if (strcmp(p->list[i].id, id) == 0)
-			return &p->list[i];
-	return NULL;
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(p->list[mid].id, id);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* A message of peer id was processed at now (monotonic ms). */
 void
 peers_heard(struct peers *p, const char *id, uint64_t now)
 {
-	struct peer *peer = find(p, id);
+	struct peer *peer;
+	size_t at;
+	int found;
 
-	if (peer == NULL) {
+	at = position(p, id, &found);
+	if (!found) {
 		if (p->n == PEERS_MAX)
 			return;
 		if (p->list == NULL)
 			p->list = xcalloc(PEERS_MAX, sizeof(*p->list));
-		peer = &p->list[p->n++];
-		memcpy(peer->id, id, sizeof(peer->id));
+		memmove(&p->list[at + 1], &p->list[at],
+		    (p->n - at) * sizeof(*p->list));
+		p->n++;
+		memset(&p->list[at], 0, sizeof(*p->list));
+		memcpy(p->list[at].id, id, sizeof(p->list[at].id));
 	}
+	peer = &p->list[at];
 	peer->last = now;
 	if (!peer->alive) {
 		peer->alive = 1;
@@ -87,14 +110,7 @@ peers_next_due(const struct peers *p, uint64_t *due)
 	return any;
 }
 
-static int
-cmp_peers(const void *a, const void *b)
-{
-	return strcmp(((const struct peer *)a)->id,
-	    ((const struct peer *)b)->id);
-}
-
-/* PEERS: one line per peer, sorted by id, on stdout at once. */
+/* PEERS: one line per peer (the list is sorted by id), on stdout at once. */
 void
 peers_print(struct peers *p, uint64_t now)
 {
@@ -102,12 +118,8 @@ peers_print(struct peers *p, uint64_t now)
 	size_t i;
 
 	peers_check(p, now);
-	if (p->n == 0) {
+	if (p->n == 0)
 		printf("(no peers)\n");
-		fflush(stdout);
-		return;
-	}
-	qsort(p->list, p->n, sizeof(*p->list), cmp_peers);
 	for (i = 0; i < p->n; i++) {
 		ago = (now - p->list[i].last) / 100;	/* tenths of seconds */
 		printf("%s %llu.%llus %s\n", p->list[i].id,
