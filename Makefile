@@ -10,9 +10,13 @@ STD	 = -std=c11 -D_DEFAULT_SOURCE
 HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now
 
-SRCS	 = kvmc.c settings.c net.c kv.c msg.c log.c seen.c sim.c check.c peers.c cmd.c
+SRCS	 = kvmc.c node.c console.c settings.c net.c kv.c msg.c log.c seen.c \
+	   siphash.c sim.c check.c peers.c cmd.c
 
 # make test SANITIZE=1: the same suite against an ASan+UBSan build.
+# The static binary never carries the sanitizers: it keeps the caller's flags.
+STATIC_CFLAGS := $(CFLAGS)
+STATIC_LDFLAGS := $(LDFLAGS)
 ifeq ($(SANITIZE),1)
 FLAVOR	 = sanitize
 CFLAGS	 = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -24,12 +28,10 @@ else
 FLAVOR	 = normal
 endif
 
-# Each flavour keeps its own objects; build/flavor changes when the
-# flavour does, so ./kvmc is relinked from the right ones.
-OBJDIR	 = build/$(FLAVOR)
+# Each flavour keeps its own objects and its own binary; ./kvmc is a copy
+# of the last one built, so switching flavours recompiles nothing.
+OBJDIR	 = build/$(FLAVOR)-$(notdir $(firstword $(CC)))
 OBJS	 = $(SRCS:%.c=$(OBJDIR)/%.o)
-$(shell mkdir -p $(OBJDIR); echo $(FLAVOR) $(CC) | cmp -s - build/flavor || \
-	echo $(FLAVOR) $(CC) > build/flavor)
 
 # The static build: musl when it is there, else glibc's static archive.
 MUSL	:= $(shell command -v musl-gcc 2>/dev/null)
@@ -37,30 +39,43 @@ STATIC_CC = $(if $(MUSL),musl-gcc,$(CC))
 
 all: kvmc
 
-# Linked aside and renamed, so a node starting meanwhile never sees half a file.
-kvmc: $(OBJS) build/flavor
-	$(CC) $(LDFLAGS) $(LDHARDEN) -o $@.tmp $(OBJS)
-	mv -f $@.tmp $@
+# Copied aside and renamed, so a node starting meanwhile never sees half a file.
+kvmc: $(OBJDIR)/kvmc FORCE
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
-$(OBJDIR)/%.o: %.c kvmc.h build/flavor
+$(OBJDIR)/kvmc: $(OBJS)
+	$(CC) $(LDFLAGS) $(LDHARDEN) -o $@ $(OBJS)
+
+$(OBJDIR)/%.o: %.c kvmc.h | $(OBJDIR)
 	$(CC) $(STD) $(WARN) $(HARDEN) $(CFLAGS) -c -o $@ $<
+
+$(OBJDIR):
+	mkdir -p $@
 
 static: kvmc-static
 
 kvmc-static: $(SRCS) kvmc.h
-	$(STATIC_CC) $(STD) $(WARN) -O2 -static -s -o $@.tmp $(SRCS)
+	$(STATIC_CC) $(STD) $(WARN) $(STATIC_CFLAGS) -static -s $(STATIC_LDFLAGS) \
+	    -o $@.tmp $(SRCS)
 	mv -f $@.tmp $@
 
-test/rawsend test/flood: %: %.c
-	$(CC) $(STD) $(WARN) -O2 -o $@ $<
+# The test programs, with the project's flags like everything else.
+TESTPROGS = test/rawsend test/flood test/kv_test
 
-test: kvmc kvmc-static test/rawsend test/flood
+test/rawsend test/flood: %: %.c
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
+    $(OBJDIR)/log.o $(OBJDIR)/msg.o
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+test: kvmc kvmc-static $(TESTPROGS)
 	@bash test/run.sh
 
 demo: kvmc
 	@bash demo/demo.sh
 
-valgrind: kvmc test/rawsend
+valgrind: kvmc $(TESTPROGS)
 	@bash test/valgrind.sh
 
 # Not a test: prints a table of figures and ratios, asserts nothing.
@@ -110,6 +125,8 @@ lint:
 	    $(SRCS) -- $(STD)
 
 clean:
-	rm -rf build kvmc kvmc-static test/rawsend test/flood
+	rm -rf build kvmc kvmc-static $(TESTPROGS)
 
-.PHONY: all static test demo bench fuzz lint valgrind clean
+FORCE:
+
+.PHONY: all static test demo bench fuzz lint valgrind clean FORCE

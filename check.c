@@ -1,10 +1,9 @@
 /*
  * check.c - the CHECK this node asked (SPEC section 7): every node that
  * processes a CHECK answers with a DIGEST of its store; the asking node
- * collects the answers for a window, then prints one row per node and
- * whether they all agree.
+ * collects the answers for a window, then hands one row per node and
+ * whether they all agree to the console, which prints them.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,31 +57,20 @@ verdict(const struct check *c)
 }
 
 /*
- * The window has closed: prints the rows sorted by node, then the
- * verdict, on stdout at once; logs check_result; closes the window.
+ * The window has closed: sorts the rows by node, logs check_result and
+ * closes the window. Returns the verdict; the rows stay for the console
+ * to print until the next check_open.
  */
-void
-check_report(struct check *c)
+const char *
+check_close(struct check *c)
 {
 	const char *v = verdict(c);
-	size_t i;
 
 	qsort(c->rows, c->nrows, sizeof(*c->rows), cmp_rows);
-	for (i = 0; i < c->nrows; i++)
-		printf("%s digest=%016llx entries=%llu order=%llu\n",
-		    c->rows[i].node, (unsigned long long)c->rows[i].digest,
-		    (unsigned long long)c->rows[i].entries,
-		    (unsigned long long)c->rows[i].order);
-	if (c->nrows == 0)
-		printf("%s\n", v);
-	else
-		printf("%s (%zu node%s)\n", v, c->nrows,
-		    c->nrows == 1 ? "" : "s");
-	/* A reply that cannot be written is dropped: nothing else to do. */
-	fflush(stdout);
 	log_event(LOG_INFO, "check_result", "id=%s verdict=%s nodes=%zu",
 	    c->id, v, c->nrows);
 	c->open = 0;
+	return v;
 }
 
 void

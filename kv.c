@@ -30,56 +30,6 @@ struct kv {
 
 #define KV_INITIAL_SIZE	16
 
-#define ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND do {							\
-	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
-	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
-	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
-	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
-} while (0)
-
-static uint64_t
-load_le64(const unsigned char *p, size_t n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v |= (uint64_t)p[n] << (8 * n);
-	return v;
-}
-
-/* SipHash-2-4 (Aumasson and Bernstein), written from the paper. */
-uint64_t
-siphash(const uint64_t key[2], const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
-	uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
-	uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
-	uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
-	uint64_t m;
-	size_t left;
-
-	for (left = len; left >= 8; left -= 8, p += 8) {
-		m = load_le64(p, 8);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	m = load_le64(p, left) | (uint64_t)len << 56;
-	v3 ^= m;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= m;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
 static uint64_t
 fnv1a_update(uint64_t h, const char *p, size_t len)
 {

@@ -1,6 +1,13 @@
 /*
  * kvmc.h - the one shared header: limits, structs, then one prototype
  * section per .c file. Everything not listed here is static in its file.
+ *
+ * One error convention everywhere: a function that can fail returns 0 on
+ * success and -1 on failure with errno set (net.c), or, where the caller
+ * needs to know why, a documented enum or a message for the person
+ * (msg_decode's reason, cmd_parse's text, settings_load's status). Only
+ * main() decides to exit; the codes are SPEC's: 0, 1 (network), 2 (usage).
+ * A log line about a system error carries its text: err="...".
  */
 #ifndef KVMC_H
 #define KVMC_H
@@ -178,11 +185,76 @@ struct seen {
 	uint64_t	hash_key[2];
 };
 
+/* What settings_load found: run, print help or version, or a bad setting. */
+enum settings_status {
+	SETTINGS_RUN, SETTINGS_HELP, SETTINGS_VERSION, SETTINGS_BAD
+};
+
+/* The line editor of a terminal, and the lines read from stdin. */
+struct console {
+	int		 reads_stdin;
+	int		 interactive;	/* stdin is a terminal: prompt, editing */
+	int		 prompt_shown;	/* the prompt line is on the screen */
+	char		 line[LINE_MAX_IN + 1];
+	size_t		 line_len;
+	int		 discarding;	/* the rest of an over-long line */
+};
+
+/* One node: owned by main, passed explicitly to every handler. */
+struct node {
+	struct settings	 set;
+	struct net	 net;
+	struct kv	*kv;
+	struct seen	 processed;	/* ids already processed */
+	struct seen	 sent;		/* ids this node sent */
+	uint64_t	 order;		/* the local order: SET, GET, PRINT */
+	struct check	 check;
+	struct peers	 peers;
+	struct console	 console;
+	uint64_t	 next_hello;	/* monotonic ms; unused when HELLO is off */
+	uint32_t	 kernel_drops_logged;
+	uint64_t	 received;	/* datagrams, whatever became of them */
+	uint64_t	 rejected;
+	const char	*stop_reason;	/* set: the loop ends */
+	const char	*stop_pending;	/* set: ends when the CHECK is over */
+	int		 stop_signal;
+};
+
 /* settings.c */
 void		 settings_defaults(struct settings *);
 int		 settings_set(struct settings *, const char *option,
 		     const char *value);
-void		 settings_load(struct settings *, int argc, char **argv);
+enum settings_status settings_load(struct settings *, int argc, char **argv,
+		     char *error, size_t error_cap);
+void		 settings_usage(void);
+
+/* console.c */
+void		 console_init(struct node *);
+void		 console_on_stdin(struct node *);
+void		 console_reply(struct node *, const char *fmt, ...)
+		     __attribute__((format(printf, 2, 3)));
+void		 console_check_result(struct node *, const char *verdict);
+void		 console_flush(struct node *);
+void		 console_close(struct node *);
+
+/* node.c */
+void		 node_random_settings(struct settings *);
+struct node	*node_new(const struct settings *);
+int		 node_start(struct node *);
+void		 node_free(struct node *);
+uint64_t	 node_now(void);
+void		 node_on_socket(struct node *);
+void		 node_on_timer(struct node *, uint64_t now);
+int		 node_next_due(const struct node *, uint64_t *due);
+int		 node_send_command(struct node *, enum msg_type, const char *key,
+		     size_t key_len, const char *value, size_t value_len);
+int		 node_check(struct node *);
+void		 node_request_stop(struct node *, const char *reason);
+int		 node_stopping(const struct node *);
+void		 node_log_stop(const struct node *);
+
+/* siphash.c */
+uint64_t	 siphash(const uint64_t key[2], const void *data, size_t len);
 
 /* cmd.c */
 const char	*cmd_parse(const char *line, size_t len, struct cmd *);
@@ -202,7 +274,6 @@ const char	*kv_entry_key(const struct kv_entry *, size_t *len);
 const char	*kv_entry_value(const struct kv_entry *, size_t *len);
 uint64_t	 kv_entry_fnv(const char *key, size_t key_len,
 		     const char *value, size_t value_len);
-uint64_t	 siphash(const uint64_t key[2], const void *data, size_t len);
 
 /* seen.c */
 void		 seen_init(struct seen *, const uint64_t hash_key[2]);
@@ -233,7 +304,7 @@ void		 sim_free(struct sim *);
 /* check.c */
 void		 check_open(struct check *, const char *id, uint64_t deadline);
 void		 check_record(struct check *, const struct msg *);
-void		 check_report(struct check *);
+const char	*check_close(struct check *);
 void		 check_free(struct check *);
 
 /* peers.c */
@@ -241,7 +312,7 @@ void		 peers_init(struct peers *, uint32_t hello_interval);
 void		 peers_heard(struct peers *, const char *id, uint64_t now);
 void		 peers_check(struct peers *, uint64_t now);
 int		 peers_next_due(const struct peers *, uint64_t *due);
-void		 peers_print(struct peers *, uint64_t now);
+
 void		 peers_free(struct peers *);
 
 /* net.c */
@@ -259,6 +330,7 @@ void		 log_event(enum log_level, const char *event, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));
 void		 log_always(const char *event, const char *fmt, ...)
 		     __attribute__((format(printf, 2, 3)));
+const char	*log_err(int errnum, char *buf, size_t cap);
 size_t		 log_pending(void);
 void		 log_flush(void);
 void		*xmalloc(size_t);

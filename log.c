@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "kvmc.h"
@@ -105,6 +106,16 @@ log_flush(void)
 {
 	fflush(stderr);
 	log_unflushed = 0;
+}
+
+/* A system error's text, escaped as a log value: err=%s. */
+const char *
+log_err(int errnum, char *buf, size_t cap)
+{
+	const char *text = strerror(errnum);
+
+	msg_escape(buf, cap, text, strlen(text));
+	return buf;
 }
 
 /* The one out-of-memory policy: say so and stop. */

@@ -5,7 +5,6 @@
  * after three HELLO intervals without one. The list is bounded: ids come
  * from the network, and a flood of made-up ones must not grow memory.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,27 +107,6 @@ peers_next_due(const struct peers *p, uint64_t *due)
 		}
 	}
 	return any;
-}
-
-/* PEERS: one line per peer (the list is sorted by id), on stdout at once. */
-void
-peers_print(struct peers *p, uint64_t now)
-{
-	uint64_t ago;
-	size_t i;
-
-	peers_check(p, now);
-	if (p->n == 0)
-		printf("(no peers)\n");
-	for (i = 0; i < p->n; i++) {
-		ago = (now - p->list[i].last) / 100;	/* tenths of seconds */
-		printf("%s %llu.%llus %s\n", p->list[i].id,
-		    (unsigned long long)(ago / 10),
-		    (unsigned long long)(ago % 10),
-		    p->list[i].alive ? "alive" : "silent");
-	}
-	/* A reply that cannot be written is dropped: nothing else to do. */
-	fflush(stdout);
 }
 
 void

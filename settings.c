@@ -1,7 +1,8 @@
 /*
  * settings.c - every setting from its option or its environment variable
- * (SPEC section 1), validated strictly: a bad one stops the program with
- * one line naming it, its value and what is accepted, and exit status 2.
+ * (SPEC section 1), validated strictly. A bad one is reported to the
+ * caller as one line naming it, its value and what is accepted; main
+ * prints it and exits 2. This file never exits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,10 +269,10 @@ static const struct setting settings_table[] = {
 };
 #define NSETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
 
-static void
-usage(FILE *f)
+void
+settings_usage(void)
 {
-	fprintf(f,
+	printf(
 	    "usage: kvmc [options]\n"
 	    "A replicated key-value store over IP multicast, with no ordering.\n"
 	    "Reads commands on stdin, logs events on stderr.\n"
@@ -295,25 +296,24 @@ usage(FILE *f)
 	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n");
 }
 
-/* Exits 2 with one line naming the setting, the value, what is accepted. */
+/* Writes the line for a bad value: the setting, the value, what is accepted. */
 static void
-bad_setting(const char *name, const char *value, const char *expected)
+bad_setting(char *error, size_t cap, const char *name, const char *value,
+    const char *expected)
 {
 	char shown[3 * LINE_MAX_IN + 1];
 
 	msg_display(shown, sizeof(shown), value, strlen(value));
-	fprintf(stderr, "kvmc: %s '%s': expected %s\n", name, shown, expected);
-	exit(2);
+	snprintf(error, cap, "%s '%s': expected %s", name, shown, expected);
 }
 
 static void
-bad_usage(const char *what, const char *arg)
+bad_usage(char *error, size_t cap, const char *what, const char *arg)
 {
 	char shown[3 * LINE_MAX_IN + 1];
 
 	msg_display(shown, sizeof(shown), arg, strlen(arg));
-	fprintf(stderr, "kvmc: %s '%s' (see kvmc --help)\n", what, shown);
-	exit(2);
+	snprintf(error, cap, "%s '%s' (see kvmc --help)", what, shown);
 }
 
 static const struct setting *
@@ -328,7 +328,7 @@ find_setting(const char *name, size_t len)
 	return NULL;
 }
 
-/* Returns 1 when arg is the flag --name, exiting 2 if given a value. */
+/* Returns 1 when arg is the flag --name, -1 when it is given a value. */
 static int
 is_flag(const char *arg, const char *name)
 {
@@ -337,62 +337,81 @@ is_flag(const char *arg, const char *name)
 	if (strncmp(arg + 2, name, len) != 0)
 		return 0;
 	if (arg[2 + len] == '=')
-		bad_usage("option takes no value", arg);
+		return -1;
 	return arg[2 + len] == '\0';
+}
+
+/* The flags: 1 when arg is one (and notes it), 0 when not, -1 if bad. */
+static int
+scan_flag(const char *arg, struct settings *set, enum settings_status *st)
+{
+	static const struct {
+		const char		*name;
+		enum settings_status	 status;
+	} flags[] = {
+		{ "no-input", SETTINGS_RUN },
+		{ "help", SETTINGS_HELP },
+		{ "version", SETTINGS_VERSION },
+	};
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		r = is_flag(arg, flags[i].name);
+		if (r != 1)
+			continue;
+		if (flags[i].status == SETTINGS_RUN)
+			set->no_input = 1;
+		else if (*st == SETTINGS_RUN || flags[i].status == SETTINGS_HELP)
+			*st = flags[i].status;	/* --help wins over --version */
+		return 1;
+	}
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (is_flag(arg, flags[i].name) == -1)
+			return -1;
+	return 0;
 }
 
 /*
  * Reads argv into given[] (the last value of each option wins) and the
- * flags. Exits 2 on an unknown option or a missing value, 0 after --help
- * or --version.
+ * flags. Returns the status: SETTINGS_BAD on an unknown option or a
+ * missing value, with the line in error.
  */
-static void
-scan_args(int argc, char **argv, const char *given[], struct settings *set)
+static enum settings_status
+scan_args(int argc, char **argv, const char *given[], struct settings *set,
+    char *error, size_t cap)
 {
+	enum settings_status st = SETTINGS_RUN;
 	const struct setting *s;
 	const char *arg, *eq;
-	int i, help = 0, version = 0;
+	int i, flag;
 
 	for (i = 1; i < argc; i++) {
 		arg = argv[i];
-		if (strncmp(arg, "--", 2) != 0)
-			bad_usage(arg[0] == '-' ? "unknown option" :
+		if (strncmp(arg, "--", 2) != 0) {
+			bad_usage(error, cap, arg[0] == '-' ? "unknown option" :
 			    "unexpected argument", arg);
-		if (is_flag(arg, "no-input")) {
-			set->no_input = 1;
-			continue;
+			return SETTINGS_BAD;
 		}
-		if (is_flag(arg, "help")) {
-			help = 1;
+		if ((flag = scan_flag(arg, set, &st)) == 1)
 			continue;
-		}
-		if (is_flag(arg, "version")) {
-			version = 1;
-			continue;
+		if (flag == -1) {
+			bad_usage(error, cap, "option takes no value", arg);
+			return SETTINGS_BAD;
 		}
 		eq = strchr(arg, '=');
 		s = find_setting(arg + 2, eq ? (size_t)(eq - arg - 2) :
 		    strlen(arg + 2));
-		if (s == NULL)
-			bad_usage("unknown option", arg);
-		if (eq == NULL && i + 1 == argc)
-			bad_usage("missing value for option", arg);
+		if (s == NULL || (eq == NULL && i + 1 == argc)) {
+			bad_usage(error, cap, s == NULL ? "unknown option" :
+			    "missing value for option", arg);
+			return SETTINGS_BAD;
+		}
 		given[s - settings_table] = eq ? eq + 1 : argv[++i];
 	}
-	if (help) {
-		usage(stdout);
-		exit(0);
-	}
-	if (version) {
-		printf("kvmc %s\n", KVMC_VERSION);
-		exit(0);
-	}
+	return st;
 }
 
-/*
- * The defaults of every setting but the random ones (node id, seed),
- * which the caller draws: this file needs no source of randomness.
- */
 void
 settings_defaults(struct settings *set)
 {
@@ -421,17 +440,22 @@ settings_set(struct settings *set, const char *option, const char *value)
 /*
  * Reads argv, then the environment, over the defaults already in set.
  * Options win; an empty variable is unset; a variable overridden by its
- * option is not looked at. Exits 2 on the first bad setting in the
- * table's order, 0 after --help or --version.
+ * option is not looked at. Returns SETTINGS_BAD with one line in error
+ * for the first bad setting in the table's order; SETTINGS_HELP or
+ * SETTINGS_VERSION when asked for, after checking only the arguments.
  */
-void
-settings_load(struct settings *set, int argc, char **argv)
+enum settings_status
+settings_load(struct settings *set, int argc, char **argv, char *error,
+    size_t error_cap)
 {
 	const char *given[NSETTINGS] = { 0 }, *value, *name;
+	enum settings_status st;
 	char option[32];
 	size_t i;
 
-	scan_args(argc, argv, given, set);
+	st = scan_args(argc, argv, given, set, error, error_cap);
+	if (st != SETTINGS_RUN)
+		return st;
 	for (i = 0; i < NSETTINGS; i++) {
 		const struct setting *s = &settings_table[i];
 
@@ -444,7 +468,10 @@ settings_load(struct settings *set, int argc, char **argv)
 		}
 		if (value == NULL || (value[0] == '\0' && name == s->env))
 			continue;
-		if (s->parse(set, value) == -1)
-			bad_setting(name, value, s->expected);
+		if (s->parse(set, value) == -1) {
+			bad_setting(error, error_cap, name, value, s->expected);
+			return SETTINGS_BAD;
+		}
 	}
+	return SETTINGS_RUN;
 }

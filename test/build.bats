@@ -41,8 +41,10 @@ skip_if_sanitized() {
 @test "kvmc uses _FORTIFY_SOURCE's checked calls" {
 	skip_if_sanitized
 	run nm -D ./kvmc
+	# The formatted writes are checked wherever the compiler cannot
+	# prove the buffer large enough.
 	[[ $output == *__snprintf_chk* ]]
-	[[ $output == *__memcpy_chk* ]]
+	[[ $output == *__vsnprintf_chk* ]]
 }
 
 @test "the static binary needs no shared library and no interpreter" {

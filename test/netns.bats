@@ -134,7 +134,7 @@ send_fails() {
 	send_line "$1" "SET $2 $3"
 	wait_log "$1" "event=send .*type=SET key=$2 value=$3$"
 	id=$(field "$(log_line "$1" "event=send .*type=SET key=$2 ")" id)
-	wait_log "$1" "level=warn node=$1 event=send_error id=$id errno=[1-9][0-9]*$"
+	wait_log "$1" "level=warn node=$1 event=send_error id=$id err=[^ ]+$"
 	echo "$id"
 }
 
