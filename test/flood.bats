@@ -293,3 +293,37 @@ expect_kernel_drops() {
 	# The flood was still going on when the node stopped.
 	kill -0 "${EXTRA_PIDS[0]}"
 }
+
+# stops_in_flood SIGNAL: a replica whose socket never drains (the flood
+# outlasts the bound) stops within 0.5 s of SIGNAL, while the flood goes on.
+stops_in_flood() {
+	local sig=$1 name=s$1 t0 t1
+	start_replica "$name"
+	flood_forever
+	# The node is behind: datagrams wait in its socket at every wakeup.
+	wait_count "$name" 'event=reject' 2000 20
+	t0=$(now_us)
+	kill -"$sig" "${NODE_PID[$name]}"
+	wait_exit "$name" 5
+	t1=$(now_us)
+	assert_eq "$EXIT_STATUS" 0 "exit status"
+	assert_match "$(tail -n 1 "$(log_of "$name")")" \
+		"event=stop reason=signal signal=SIG$sig( |\$)" "last log line"
+	kill -0 "${EXTRA_PIDS[-1]}" # the flood was still going on
+	(((t1 - t0) < 500000)) || {
+		echo "# SIG$sig took $(((t1 - t0) / 1000)) ms to stop the node" >&2
+		return 1
+	}
+}
+
+@test "SIGTERM stops a node within 0.5 s while a flood outlasts it" {
+	stops_in_flood TERM
+}
+
+@test "SIGINT stops a node within 0.5 s while a flood outlasts it" {
+	stops_in_flood INT
+}
+
+@test "SIGHUP stops a node within 0.5 s while a flood outlasts it" {
+	stops_in_flood HUP
+}
