@@ -76,7 +76,7 @@ demo: kvmc
 	@bash demo/demo.sh
 
 valgrind: kvmc $(TESTPROGS)
-	@bash test/valgrind.sh
+	@KVMC_VALGRIND=1 bats test/valgrind.bats
 
 # Not a test: prints a table of figures and ratios, asserts nothing.
 bench: kvmc

@@ -169,7 +169,7 @@ load_settings(struct settings *set, int argc, char **argv)
 	case SETTINGS_RUN:
 		return;
 	case SETTINGS_HELP:
-		settings_usage();
+		fputs(settings_help(), stdout);
 		exit(0);
 	case SETTINGS_VERSION:
 		printf("kvmc %s\n", KVMC_VERSION);

@@ -226,7 +226,7 @@ int		 settings_set(struct settings *, const char *option,
 		     const char *value);
 enum settings_status settings_load(struct settings *, int argc, char **argv,
 		     char *error, size_t error_cap);
-void		 settings_usage(void);
+const char	*settings_help(void);
 
 /* console.c */
 void		 console_init(struct node *);

@@ -269,10 +269,11 @@ static const struct setting settings_table[] = {
 };
 #define NSETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
 
-void
-settings_usage(void)
+/* The text of --help; main prints it. */
+const char *
+settings_help(void)
 {
-	printf(
+	return
 	    "usage: kvmc [options]\n"
 	    "A replicated key-value store over IP multicast, with no ordering.\n"
 	    "Reads commands on stdin, logs events on stderr.\n"
@@ -293,7 +294,7 @@ settings_usage(void)
 	    "  --sim-loss P        SIM_LOSS         drop with probability P, 0-1\n"
 	    "  --sim-seed N        SIM_SEED         seed of delays and drops\n"
 	    "\n"
-	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n");
+	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n";
 }
 
 /* Writes the line for a bad value: the setting, the value, what is accepted. */

@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# make valgrind: three nodes under valgrind memcheck through SET, GET,
+# PRINT, CHECK, PEERS, rejects, a duplicate, messages still held by the
+# simulated network at exit, and the three ways to stop (EXIT, EOF,
+# SIGTERM). Passes when every node exits 0 with no memcheck error and no
+# byte definitely or indirectly lost. Skipped in `make test` (it is slow);
+# `make valgrind` sets KVMC_VALGRIND=1.
+
+load helpers
+
+setup() {
+	[[ ${KVMC_VALGRIND:-} == 1 ]] || skip "run by make valgrind"
+	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	kvmc_setup 34000
+	WAIT=30 # valgrind starts slowly
+	export HELLO_INTERVAL=200
+}
+
+# memcheck NAME: the node NAME's memcheck log.
+memcheck() { echo "$BATS_TEST_TMPDIR/$1.vg"; }
+
+# start_checked NAME [OPTION...]: start_node, under memcheck.
+start_checked() {
+	local name=$1
+	shift
+	KVMC_CMD=(valgrind --leak-check=full --show-leak-kinds=definite,indirect
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=99
+		--log-file="$(memcheck "$name")" "$KVMC")
+	start_node "$name" "$@"
+}
+
+# clean_exit NAME: the node exited 0, memcheck found nothing, it logged stop.
+clean_exit() {
+	wait_exit "$1" 30
+	grep -E 'ERROR SUMMARY|definitely lost|indirectly lost|All heap blocks' \
+		"$(memcheck "$1")" | sed "s/^==[0-9]*== */# $1: /" >&3
+	assert_eq "$EXIT_STATUS" 0 "$1's exit status"
+	grep -q 'ERROR SUMMARY: 0 errors' "$(memcheck "$1")" || {
+		cat "$(memcheck "$1")" >&2
+		return 1
+	}
+	wait_log "$1" 'event=stop'
+}
+
+@test "three nodes under memcheck: no error, no leak, every way to stop" {
+	start_checked node1
+	start_checked node2
+	start_checked node3 --sim-delay 'node1=100,*=60000'
+	send_line node1 "SET a 1"
+	send_line node1 "SET b two words"
+	send_line node1 "GET a"
+	send_line node1 "PRINT"
+	wait_log node2 'event=entry key=b'
+	send_line node2 "CHECK"
+	send_line node2 "PEERS"
+	id=$(uuid 7)
+	datagram "v=1 type=SET id=$id from=ghost key=g value=%1B\n"
+	datagram "v=1 type=SET id=$id from=ghost key=g value=%1B\n"
+	datagram "v=1 type=SET id=$id from=ghost key=g value=%0\n"
+	datagram "v=1  type=PRINT\n"
+	datagram "junk"
+	head -c 3000 /dev/zero | timeout 5 "$RAWSEND" "$GROUP" "$PORT"
+	wait_log node2 'event=duplicate'
+	wait_out node2 'CONSISTENT|DIVERGED'
+	send_line node1 "EXIT"
+	close_input node2
+	kill -TERM "${NODE_PID[node3]}"
+	clean_exit node1
+	clean_exit node2
+	clean_exit node3
+}
