@@ -188,6 +188,8 @@ main(int argc, char **argv)
 	sigset_t wait_mask;
 	int status = 1;
 
+	if (argc > 1 && strcmp(argv[1], "trace") == 0)
+		return trace_main(argc - 1, argv + 1);
 	load_settings(&set, argc, argv);
 	log_init(set.node_id, set.log_level);
 	setup_signals(&wait_mask);

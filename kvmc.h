@@ -285,6 +285,8 @@ enum msg_reason	 msg_decode(const char *buf, size_t len, struct msg *);
 size_t		 msg_encode(const struct msg *, char *buf, size_t cap);
 size_t		 msg_describe(const struct msg *, char *buf, size_t cap);
 size_t		 msg_escape(char *dst, size_t cap, const char *src, size_t len);
+int		 msg_unescape(char *dst, const char *src, size_t len,
+		     size_t *out);
 size_t		 msg_display(char *dst, size_t cap, const char *src, size_t len);
 const char	*msg_type_name(enum msg_type);
 const char	*msg_reason_name(enum msg_reason);
@@ -336,5 +338,8 @@ void		 log_flush(void);
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
 void		*xrealloc(void *, size_t);
+
+/* trace.c */
+int		 trace_main(int argc, char **argv);
 
 #endif

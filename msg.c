@@ -5,6 +5,7 @@
  * names; it fills the caller's struct and allocates nothing. The same
  * escaping serves the wire and the logs, so one decoder reads both.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "kvmc.h"
@@ -217,6 +218,25 @@ unescape(struct span s, char *out)
 	}
 	out[n] = '\0';
 	return n;
+}
+
+/*
+ * Decodes a field value as written on the wire and in the logs (%HH
+ * escapes) into dst, which holds at least len + 1 bytes; NUL-terminated.
+ * Returns 0 and the decoded length in *out, or -1 (EINVAL) when an escape
+ * is broken or is %00.
+ */
+int
+msg_unescape(char *dst, const char *src, size_t len, size_t *out)
+{
+	struct span s = { src, len };
+
+	if (!escapes_ok(s)) {
+		errno = EINVAL;
+		return -1;
+	}
+	*out = unescape(s, dst);
+	return 0;
 }
 
 /* The length of an escaped span (escapes_ok accepted it) once decoded. */
