@@ -32,12 +32,13 @@
 #define NONE		UINT32_MAX
 
 /* Geometry, in px; x is kept in tenths of a px. */
-#define PLOT_X		150
-#define PLOT_W		1000
-#define PANEL_X		(PLOT_X + PLOT_W + 40)
-#define WIDTH		(PANEL_X + 270)
-#define LANE_Y0		110
-#define LANE_GAP	120
+#define PLOT_X		150u
+#define PLOT_W		1000u
+#define PANEL_X		(PLOT_X + PLOT_W + 40u)
+#define WIDTH		(PANEL_X + 270u)
+#define LANE_Y0		110u
+#define LANE_GAP	120u
+#define TENTHS(px)	((uint64_t)(px) * 10)
 
 #define COLOR_CMD	"#1f5fbf"
 #define COLOR_WARN	"#d62728"
@@ -135,6 +136,7 @@ struct reader {
 	size_t	 start, end;	/* the bytes not returned yet */
 	int	 eof;
 	int	 skipping;	/* inside a line that is too long */
+	int	 error;		/* errno of a failed read, or 0 */
 };
 
 static const uint64_t hash_key[2] = { 0x6b766d63u, 0x7472616365u };
@@ -207,18 +209,20 @@ refill(struct reader *r)
 	r->start = 0;
 	n = fread(r->buf + r->end, 1, TRACE_READ_BUF - 1 - r->end, r->f);
 	r->end += n;
-	if (n == 0)
+	if (n == 0) {
 		r->eof = 1;
+		r->error = ferror(r->f) ? errno : 0;
+	}
 }
 
 /*
  * Returns the next line, NUL-terminated in place without its newline
- * (the last line may lack one), or NULL at the end. Of a line longer than
- * TRACE_LINE_MAX only its end comes back, with *too_long set: memory per
- * line stays bounded.
+ * (the last line may lack one) and its length in *len, or NULL at the
+ * end. Of a line longer than TRACE_LINE_MAX only its end comes back, with
+ * *too_long set: memory per line stays bounded.
  */
 static char *
-next_line(struct reader *r, int *too_long)
+next_line(struct reader *r, size_t *len, int *too_long)
 {
 	char *p, *nl;
 
@@ -229,6 +233,7 @@ next_line(struct reader *r, int *too_long)
 			nl = r->buf + r->end;	/* refill left room */
 		if (nl != NULL) {
 			*nl = '\0';
+			*len = (size_t)(nl - p);
 			r->start = (size_t)(nl - r->buf) + (nl < r->buf + r->end);
 			*too_long = r->skipping;
 			r->skipping = 0;
@@ -238,6 +243,7 @@ next_line(struct reader *r, int *too_long)
 			*too_long = r->skipping;
 			r->skipping = 0;
 			r->buf[0] = '\0';
+			*len = 0;
 			return *too_long ? r->buf : NULL;
 		}
 		if (r->end - r->start > TRACE_LINE_MAX) {
@@ -518,15 +524,14 @@ klass_of(const struct field *type)
 
 /* Writes a message's label: "SET x=1", "GET x", "PRINT", "ORDER g3". */
 static int
-message_label(const struct line *l, char *buf, size_t cap)
+message_label(const struct line *l, const struct field *type, char *buf,
+    size_t cap)
 {
-	const struct field *type = get(l, "type"), *key = get(l, "key");
-	const struct field *value = get(l, "value"), *gseq = get(l, "gseq");
+	const struct field *key = get(l, "key"), *value = get(l, "value");
+	const struct field *gseq = get(l, "gseq");
 	char k[4 * LABEL_RAW + 8], v[4 * LABEL_RAW + 8];
 	int is_set = span_eq(type->val, type->len, "SET");
 
-	if (span_eq(l->f[3].val, l->f[3].len, "store_full"))
-		is_set = 1;
 	if (key != NULL && shown(k, sizeof(k), key->val, key->len) == -1)
 		return -1;
 	if (is_set && value != NULL &&
@@ -579,7 +584,7 @@ parse_message(struct trace *t, const struct line *l, struct ev *e)
 	e->klass = (unsigned char)klass_of(type);
 	if (e->klass == C_OTHER)
 		return 0;
-	if (message_label(l, label, sizeof(label)) == -1)
+	if (message_label(l, type, label, sizeof(label)) == -1)
 		return -1;
 	e->label = text_add(t, label, strlen(label));
 	if (e->kind != K_APPLY || e->klass != C_COMMAND)
@@ -624,10 +629,9 @@ parse_gap(struct trace *t, const struct line *l, struct ev *e)
 	if (what[0] == 'g')
 		e->flags |= F_OF_GSEQ;
 	e->peer_name = text_add(t, peer->val, peer->len);
-	snprintf(label, sizeof(label), "%s %s %s %llu-%llu",
-	    e->kind == K_NACK ? "NACK" : e->kind == K_RESEND ? "resend" :
-	    "lost", text_of(t, e->peer_name), what,
-	    (unsigned long long)e->num, (unsigned long long)e->last);
+	snprintf(label, sizeof(label), "%s %s %llu-%llu",
+	    text_of(t, e->peer_name), what, (unsigned long long)e->num,
+	    (unsigned long long)e->last);
 	e->label = text_add(t, label, strlen(label));
 	e->klass = e->kind == K_GAP_LOST ? C_OTHER : C_CONTROL;
 	return 1;
@@ -727,24 +731,25 @@ parse_line(struct trace *t, char *s)
 static int
 read_file(struct trace *t, const char *path, char *buf)
 {
-	struct reader r = { NULL, buf, 0, 0, 0, 0 };
+	struct reader r = { NULL, buf, 0, 0, 0, 0, 0 };
 	char *s, *start;
+	size_t len;
 	int too_long, err;
 
 	r.f = path == NULL ? stdin : fopen(path, "rb");
 	if (r.f == NULL)
 		return -1;
-	while ((s = next_line(&r, &too_long)) != NULL) {
-		if (too_long) {
+	while ((s = next_line(&r, &len, &too_long)) != NULL) {
+		if (too_long || memchr(s, '\0', len) != NULL) {
 			t->skipped++;
 			continue;
 		}
-		strip_controls(s, strlen(s));
+		strip_controls(s, len);
 		start = find_start(s);
 		if (start == NULL ? !is_blank(s) : parse_line(t, start) == -1)
 			t->skipped++;
 	}
-	err = ferror(r.f) ? EIO : 0;
+	err = r.error != 0 ? r.error : ferror(r.f) ? EIO : 0;
 	if (path != NULL)
 		fclose(r.f);
 	else
@@ -795,7 +800,7 @@ lane_named(const struct trace *t, const char *id)
 static void
 sort_lanes(struct trace *t)
 {
-	uint32_t map[TRACE_LANES];
+	uint32_t map[TRACE_LANES] = { 0 };
 	size_t i;
 
 	for (i = 0; i < t->nlanes; i++)
@@ -1115,7 +1120,7 @@ put_xml(FILE *f, const char *s)
 static uint64_t
 x_of(const struct trace *t, uint64_t ts)
 {
-	return PLOT_X * 10 + (ts - t->t0) * (PLOT_W * 10) / t->span;
+	return TENTHS(PLOT_X) + (ts - t->t0) * TENTHS(PLOT_W) / t->span;
 }
 
 static unsigned
@@ -1249,7 +1254,7 @@ svg_holds(FILE *f, const struct trace *t)
 			continue;
 		x = x_of(t, e->ts);
 		end = e->until != NONE ? x_of(t, t->ev[e->until].ts) :
-		    (PLOT_X + PLOT_W) * 10;
+		    TENTHS(PLOT_X + PLOT_W);
 		fprintf(f, "<rect class=\"hold\" x=\"");
 		put_x(f, x);
 		fprintf(f, "\" y=\"%u\" width=\"", y_of(e->lane) - 5);
@@ -1319,6 +1324,25 @@ put_cross(FILE *f, uint64_t x, unsigned y)
 	fprintf(f, ",%u\"/>\n", y - 5);
 }
 
+/* Sequencing, NACKs, resends, lost numbers: a small note under the lane. */
+static void
+svg_mark(FILE *f, const struct ev *e, uint64_t x, unsigned y,
+    const char *label)
+{
+	static const char *const words[] = {
+		[K_SEQUENCE] = "", [K_NACK] = "NACK to ",
+		[K_RESEND] = "resend to ", [K_GAP_LOST] = "lost from "
+	};
+	int lost = e->kind == K_GAP_LOST;
+
+	fprintf(f, "<text class=\"%s\" x=\"", lost ? "lost" : "ctl");
+	put_x(f, x);
+	fprintf(f, "\" y=\"%u\" fill=\"%s\" font-size=\"9\">%s", y + 24 +
+	    12 * lost, lost ? COLOR_WARN : COLOR_CTL, words[e->kind]);
+	put_xml(f, label);
+	fputs("</text>\n", f);
+}
+
 /* What sits on a lane: apply points and their numbers, labels, marks. */
 static void
 svg_point(FILE *f, const struct trace *t, const struct ev *e)
@@ -1343,13 +1367,8 @@ svg_point(FILE *f, const struct trace *t, const struct ev *e)
 			put_text(f, "label", x + 30, y + 27, label);
 	} else if (e->kind == K_DROP && e->klass == C_COMMAND)
 		put_cross(f, x, y);
-	else if (e->kind == K_SEQUENCE || e->kind == K_NACK ||
-	    e->kind == K_RESEND)
-		put_text_with(f, "ctl", " fill=\"" COLOR_CTL "\" font-size=\"9\"",
-		    x, y + 24, label);
-	else if (e->kind == K_GAP_LOST)
-		put_text_with(f, "lost", " fill=\"" COLOR_WARN "\" font-size=\"9\"",
-		    x, y + 36, label);
+	else if (e->kind >= K_SEQUENCE && e->kind <= K_GAP_LOST)
+		svg_mark(f, e, x, y, label);
 }
 
 static void
@@ -1372,7 +1391,7 @@ svg_final(FILE *f, const struct trace *t, struct kv_entry **keys,
 	const char *key, *val;
 	size_t i, klen, vlen;
 
-	for (i = 0; keys[i] != NULL && i < SHOWN_KEYS; i++, y += 13) {
+	for (i = 0; i < SHOWN_KEYS && keys[i] != NULL; i++, y += 13) {
 		key = kv_entry_key(keys[i], &klen);
 		val = kv_get(ln->store, key, klen, &vlen);
 		msg_display(k, sizeof(k), key, klen < LABEL_RAW ? klen : LABEL_RAW);
@@ -1381,12 +1400,12 @@ svg_final(FILE *f, const struct trace *t, struct kv_entry **keys,
 			    vlen < LABEL_RAW ? vlen : LABEL_RAW);
 		snprintf(row, sizeof(row), val ? "%s = %s" : "%s (not set)",
 		    k, v);
-		put_text(f, "final", PANEL_X * 10, y, row);
+		put_text(f, "final", TENTHS(PANEL_X), y, row);
 	}
 	if (i == SHOWN_KEYS && kv_count(t->keys) > SHOWN_KEYS) {
 		snprintf(row, sizeof(row), "and %zu more keys",
 		    kv_count(t->keys) - SHOWN_KEYS);
-		put_text(f, "final", PANEL_X * 10, y, row);
+		put_text(f, "final", TENTHS(PANEL_X), y, row);
 		y += 13;
 	}
 	fprintf(f, "<text class=\"digest%s\" x=\"%u\" y=\"%u\" "
@@ -1526,7 +1545,7 @@ shiviz_line(FILE *f, const struct trace *t, const struct ev *e,
 	if (e->kind == K_APPLY && e->klass == C_COMMAND)
 		fprintf(f, " #%llu", (unsigned long long)e->num);
 	fputc(' ', f);
-	put_xml(f, text_of(t, e->label));	/* one line, no control bytes */
+	fputs(text_of(t, e->label), f);	/* one line, no control bytes */
 	if (e->kind <= K_SEQUENCE)
 		fprintf(f, " (%02x%02x%02x%02x)", e->id[0], e->id[1], e->id[2],
 		    e->id[3]);
@@ -1648,10 +1667,14 @@ trace_free(struct trace *t)
 }
 
 static int
-usage_error(const char *what)
+usage_error(const char *what, const char *arg)
 {
-	fprintf(stderr, "kvmc trace: %s (usage: kvmc trace [--shiviz] "
-	    "FILE... ; - reads stdin)\n", what);
+	char shown_arg[3 * 64 + 8];
+
+	msg_display(shown_arg, sizeof(shown_arg), arg, strlen(arg));
+	fprintf(stderr, "kvmc trace: %s%s%s%s (usage: kvmc trace [--shiviz] "
+	    "FILE..., - for stdin)\n", what, arg[0] ? " '" : "", shown_arg,
+	    arg[0] ? "'" : "");
 	return 2;
 }
 
@@ -1679,18 +1702,37 @@ read_all(struct trace *t, int argc, char **argv)
 	return 0;
 }
 
+/* "skipped 3 lines that are not kvmc log lines", or "" when none was. */
 static void
-report_skipped(const struct trace *t)
+skipped_text(const struct trace *t, char *buf, size_t cap)
 {
-	if (t->skipped > 0)
-		fprintf(stderr, "kvmc trace: skipped %llu line%s that %s not "
-		    "kvmc log line%s\n", (unsigned long long)t->skipped,
-		    t->skipped == 1 ? "" : "s", t->skipped == 1 ? "is" : "are",
-		    t->skipped == 1 ? "" : "s");
+	buf[0] = '\0';
+	if (t->skipped == 1)
+		snprintf(buf, cap, "skipped 1 line that is not a kvmc log line");
+	else if (t->skipped > 1)
+		snprintf(buf, cap, "skipped %llu lines that are not kvmc log "
+		    "lines", (unsigned long long)t->skipped);
+}
+
+/* What was left out, on stderr; with no events at all, one line and 2. */
+static int
+report_input(const struct trace *t)
+{
+	char skipped[96];
+
+	skipped_text(t, skipped, sizeof(skipped));
+	if (t->nev == 0) {
+		fprintf(stderr, "kvmc trace: no kvmc events in the input%s%s%s\n",
+		    skipped[0] ? " (" : "", skipped, skipped[0] ? ")" : "");
+		return -1;
+	}
+	if (skipped[0] != '\0')
+		fprintf(stderr, "kvmc trace: %s\n", skipped);
 	if (t->lost_lanes > 0)
 		fprintf(stderr, "kvmc trace: more than %d nodes: %llu lines "
 		    "of the others left out\n", TRACE_LANES,
 		    (unsigned long long)t->lost_lanes);
+	return 0;
 }
 
 /*
@@ -1710,9 +1752,9 @@ trace_main(int argc, char **argv)
 		first = 2;
 	}
 	if (first < argc && argv[first][0] == '-' && argv[first][1] != '\0')
-		return usage_error("unknown option");
+		return usage_error("unknown option", argv[first]);
 	if (first >= argc)
-		return usage_error("no log file given");
+		return usage_error("no log file given", "");
 	memset(&t, 0, sizeof(t));
 	t.lane = xcalloc(TRACE_LANES, sizeof(*t.lane));
 	t.keys = kv_new(hash_key);
@@ -1720,10 +1762,9 @@ trace_main(int argc, char **argv)
 		trace_free(&t);
 		return 2;
 	}
-	report_skipped(&t);
-	if (t.nev == 0) {
+	if (report_input(&t) == -1) {
 		trace_free(&t);
-		return usage_error("no kvmc events in the input");
+		return 2;
 	}
 	link_all(&t);
 	/* Fails only if stdout was already used: then it stays as it is. */
