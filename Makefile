@@ -82,6 +82,10 @@ valgrind: kvmc $(TESTPROGS)
 bench: kvmc
 	@bash bench/bench.sh
 
+# Only the last part of make bench: kvmc trace on a 10,000-command log.
+bench-trace: kvmc
+	@bash bench/trace.sh
+
 # make fuzz [FUZZ_SECONDS=N]: each libFuzzer harness in test/fuzz for N s,
 # from the seed corpus there. New inputs go to build/fuzz, crashes too.
 FUZZ_SECONDS ?= 60
@@ -129,4 +133,4 @@ clean:
 
 FORCE:
 
-.PHONY: all static test demo bench fuzz lint valgrind clean FORCE
+.PHONY: all static test demo bench bench-trace fuzz lint valgrind clean FORCE

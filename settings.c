@@ -294,7 +294,9 @@ settings_help(void)
 	    "  --sim-loss P        SIM_LOSS         drop with probability P, 0-1\n"
 	    "  --sim-seed N        SIM_SEED         seed of delays and drops\n"
 	    "\n"
-	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n";
+	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n"
+	    "\n"
+	    "kvmc trace [--shiviz] FILE...  draw node logs as an SVG diagram\n";
 }
 
 /* Writes the line for a bad value: the setting, the value, what is accepted. */

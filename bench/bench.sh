@@ -228,3 +228,6 @@ echo "  start to ready: $(median "${ready[@]}") ms (exec included); idle peak RS
 echo
 echo "The store alone (bench/kvbench):"
 $kvbench | sed 's/^/  /'
+
+echo
+bash bench/trace.sh
