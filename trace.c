@@ -26,6 +26,7 @@
 #define TRACE_READ_BUF	(1 << 16)	/* holds a whole line and more */
 #define TRACE_FIELDS	48		/* name=value fields in one line */
 #define TRACE_LANES	256		/* nodes drawn */
+#define TRACE_EVENTS	(1u << 22)	/* events drawn: labels fit 32 bits */
 #define LABEL_RAW	32	/* bytes of a key or value shown in a label */
 #define SHOWN_KEYS	5	/* final values listed at a lane's end */
 #define CAPTIONS	6	/* CHECK verdicts shown */
@@ -112,7 +113,7 @@ struct trace {
 	struct ref	*refs;
 	size_t		 nrefs;
 	uint64_t	 skipped;	/* lines that are not kvmc lines */
-	uint64_t	 lost_lanes;	/* lines of nodes past TRACE_LANES */
+	uint64_t	 left_out;	/* past TRACE_LANES or TRACE_EVENTS */
 	uint64_t	 t0, span;	/* the time drawn, ms */
 };
 
@@ -510,6 +511,20 @@ lane_of(struct trace *t, const char *id, size_t len)
 	return (uint32_t)i;
 }
 
+/* A type is upper-case letters, as the codec's are. */
+static int
+type_ok(const struct field *type)
+{
+	size_t i;
+
+	if (type == NULL || type->len == 0 || type->len > 16)
+		return 0;
+	for (i = 0; i < type->len; i++)
+		if (type->val[i] < 'A' || type->val[i] > 'Z')
+			return 0;
+	return 1;
+}
+
 static enum klass
 klass_of(const struct field *type)
 {
@@ -528,22 +543,22 @@ message_label(const struct line *l, const struct field *type, char *buf,
     size_t cap)
 {
 	const struct field *key = get(l, "key"), *value = get(l, "value");
-	const struct field *gseq = get(l, "gseq");
 	char k[4 * LABEL_RAW + 8], v[4 * LABEL_RAW + 8];
 	int is_set = span_eq(type->val, type->len, "SET");
+	uint64_t gseq;
 
 	if (key != NULL && shown(k, sizeof(k), key->val, key->len) == -1)
 		return -1;
 	if (is_set && value != NULL &&
 	    shown(v, sizeof(v), value->val, value->len) == -1)
 		return -1;
-	if (is_set && value != NULL)
+	if (is_set && key != NULL && value != NULL)
 		snprintf(buf, cap, "SET %s=%s", k, v);
 	else if (key != NULL)
 		snprintf(buf, cap, "%.*s %s", (int)type->len, type->val, k);
-	else if (gseq != NULL)
-		snprintf(buf, cap, "%.*s g%.*s", (int)type->len, type->val,
-		    (int)gseq->len, gseq->val);
+	else if (parse_u64(get(l, "gseq"), &gseq) == 0)
+		snprintf(buf, cap, "%.*s g%llu", (int)type->len, type->val,
+		    (unsigned long long)gseq);
 	else
 		snprintf(buf, cap, "%.*s", (int)type->len, type->val);
 	return 0;
@@ -579,7 +594,7 @@ parse_message(struct trace *t, const struct line *l, struct ev *e)
 		type = &set;
 		e->flags |= F_NOT_STORED;
 	}
-	if (type == NULL || type->len == 0 || parse_id(get(l, "id"), e->id))
+	if (!type_ok(type) || parse_id(get(l, "id"), e->id) == -1)
 		return -1;
 	e->klass = (unsigned char)klass_of(type);
 	if (e->klass == C_OTHER)
@@ -684,6 +699,26 @@ static const struct {
 	{ "start",		K_SEND,		parse_start },
 };
 
+/* A blank event at the end of the array, kept only once t->nev counts it. */
+static struct ev *
+new_event(struct trace *t, const struct line *l, uint32_t lane,
+    enum kind kind)
+{
+	struct ev *e;
+
+	if (t->nev == t->evcap) {
+		t->evcap = t->evcap ? 2 * t->evcap : 1024;
+		t->ev = xrealloc(t->ev, t->evcap * sizeof(*t->ev));
+	}
+	e = &t->ev[t->nev];
+	memset(e, 0, sizeof(*e));
+	e->ts = l->ts;
+	e->lane = lane;
+	e->kind = (unsigned char)kind;
+	e->peer = e->cause = e->until = NONE;
+	return e;
+}
+
 /*
  * Turns one kvmc line into an event at the end of the array. Returns 1
  * (an event), 0 (a kvmc line with nothing to draw) or -1 (not a kvmc line).
@@ -691,6 +726,7 @@ static const struct {
 static int
 parse_line(struct trace *t, char *s)
 {
+	const size_t nevents = sizeof(events) / sizeof(events[0]);
 	struct line l;
 	struct ev *e;
 	uint32_t lane;
@@ -699,26 +735,17 @@ parse_line(struct trace *t, char *s)
 
 	if (split_fields(s, &l) == -1 || parse_prefix(&l) == -1)
 		return -1;
-	lane = lane_of(t, l.f[2].val, l.f[2].len);
-	if (lane == NONE) {
-		t->lost_lanes++;
-		return 0;
-	}
-	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+	for (i = 0; i < nevents; i++)
 		if (span_eq(l.f[3].val, l.f[3].len, events[i].event))
 			break;
-	if (i == sizeof(events) / sizeof(events[0]))
+	lane = lane_of(t, l.f[2].val, l.f[2].len);
+	if (lane == NONE || (i < nevents && t->nev == TRACE_EVENTS)) {
+		t->left_out++;
 		return 0;
-	if (t->nev == t->evcap) {
-		t->evcap = t->evcap ? 2 * t->evcap : 1024;
-		t->ev = xrealloc(t->ev, t->evcap * sizeof(*t->ev));
 	}
-	e = &t->ev[t->nev];
-	memset(e, 0, sizeof(*e));
-	e->ts = l.ts;
-	e->lane = lane;
-	e->kind = (unsigned char)events[i].kind;
-	e->peer = e->cause = e->until = NONE;
+	if (i == nevents)
+		return 0;
+	e = new_event(t, &l, lane, events[i].kind);
 	r = events[i].parse(t, &l, e);
 	if (r == 1) {
 		e->seq = t->lane[lane].lines++;
@@ -1225,10 +1252,10 @@ put_arrow(FILE *f, const char *cls, const char *color, const char *head,
 	fprintf(f, ",%u ", y1);
 	if (y1 == y2) {
 		fputs("C", f);
-		put_x(f, x1 > 60 ? x1 - 60 : 0);
-		fprintf(f, ",%u ", y1 - 26);
-		put_x(f, x2 + 60);
-		fprintf(f, ",%u ", y2 - 26);
+		put_x(f, x1 > 120 ? x1 - 120 : 0);
+		fprintf(f, ",%u ", y1 - 28);
+		put_x(f, x2 + 120);
+		fprintf(f, ",%u ", y2 - 28);
 	} else
 		fputs("L", f);
 	put_x(f, x2);
@@ -1264,20 +1291,26 @@ svg_holds(FILE *f, const struct trace *t)
 	}
 }
 
-/* Control traffic, drawn first and light: ORDER, NACK, CHECK, DIGEST. */
+/*
+ * Control traffic, drawn first and light: ORDER, NACK (to its resend),
+ * CHECK, DIGEST; a dropped one dashed, without a head.
+ */
 static void
 svg_control(FILE *f, const struct trace *t)
 {
 	const struct ev *e, *c;
 	size_t i;
+	int drop;
 
 	for (i = 0; i < t->nev; i++) {
 		e = &t->ev[i];
+		drop = e->kind == K_DROP;
 		if (e->klass != C_CONTROL || e->cause == NONE ||
-		    (e->kind != K_APPLY && e->kind != K_RESEND))
+		    (e->kind != K_APPLY && e->kind != K_RESEND && !drop))
 			continue;
 		c = &t->ev[e->cause];
-		put_arrow(f, "arrow ctl", COLOR_CTL, "ctl", x_of(t, c->ts),
+		put_arrow(f, drop ? "arrow ctl dropped" : "arrow ctl",
+		    COLOR_CTL, drop ? NULL : "ctl", x_of(t, c->ts),
 		    y_of(c->lane), x_of(t, e->ts), y_of(e->lane));
 	}
 }
@@ -1365,7 +1398,7 @@ svg_point(FILE *f, const struct trace *t, const struct ev *e)
 		put_text(f, "order", x + 30, y + 15, num);
 		if (e->cause == NONE)	/* its sender's log is not here */
 			put_text(f, "label", x + 30, y + 27, label);
-	} else if (e->kind == K_DROP && e->klass == C_COMMAND)
+	} else if (e->kind == K_DROP && e->klass != C_OTHER)
 		put_cross(f, x, y);
 	else if (e->kind >= K_SEQUENCE && e->kind <= K_GAP_LOST)
 		svg_mark(f, e, x, y, label);
@@ -1395,11 +1428,12 @@ svg_final(FILE *f, const struct trace *t, struct kv_entry **keys,
 		key = kv_entry_key(keys[i], &klen);
 		val = kv_get(ln->store, key, klen, &vlen);
 		msg_display(k, sizeof(k), key, klen < LABEL_RAW ? klen : LABEL_RAW);
-		if (val != NULL)
+		if (val != NULL) {
 			msg_display(v, sizeof(v), val,
 			    vlen < LABEL_RAW ? vlen : LABEL_RAW);
-		snprintf(row, sizeof(row), val ? "%s = %s" : "%s (not set)",
-		    k, v);
+			snprintf(row, sizeof(row), "%s = %s", k, v);
+		} else
+			snprintf(row, sizeof(row), "%s (not set)", k);
 		put_text(f, "final", TENTHS(PANEL_X), y, row);
 	}
 	if (i == SHOWN_KEYS && kv_count(t->keys) > SHOWN_KEYS) {
@@ -1467,7 +1501,7 @@ svg_axis(FILE *f, const struct trace *t, unsigned y)
 }
 
 /* The CHECK verdicts found in the logs, then a legend. */
-static unsigned
+static void
 svg_captions(FILE *f, const struct trace *t, unsigned y)
 {
 	size_t i, shown_n = 0;
@@ -1489,7 +1523,6 @@ svg_captions(FILE *f, const struct trace *t, unsigned y)
 	    "<tspan fill=\"#888888\">grey</tspan>: ORDER, NACK, resend, "
 	    "CHECK and DIGEST</text>\n", y + 6, COLOR_CMD, COLOR_WARN,
 	    COLOR_HOLD);
-	return y + 30;
 }
 
 static unsigned
@@ -1728,10 +1761,10 @@ report_input(const struct trace *t)
 	}
 	if (skipped[0] != '\0')
 		fprintf(stderr, "kvmc trace: %s\n", skipped);
-	if (t->lost_lanes > 0)
-		fprintf(stderr, "kvmc trace: more than %d nodes: %llu lines "
-		    "of the others left out\n", TRACE_LANES,
-		    (unsigned long long)t->lost_lanes);
+	if (t->left_out > 0)
+		fprintf(stderr, "kvmc trace: %llu lines left out: more than %d "
+		    "nodes or %u events\n", (unsigned long long)t->left_out,
+		    TRACE_LANES, TRACE_EVENTS);
 	return 0;
 }
 

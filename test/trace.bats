@@ -278,8 +278,10 @@ png_colours() {
 	echo "$output" >"$T/out.svg"
 	xmllint --noout "$T/out.svg"
 	assert_eq "$(count 'class="hold"' "$T/out.svg")" 1 "hold bars"
-	assert_eq "$(count 'class="drop"' "$T/out.svg")" 1 "crosses (a dropped command)"
-	assert_eq "$(count 'class="arrow cmd dropped"' "$T/out.svg")" 1 "dropped arrows"
+	# A dropped command, and a dropped ORDER (light).
+	assert_eq "$(count 'class="drop"' "$T/out.svg")" 2 "crosses"
+	assert_eq "$(count 'class="arrow cmd dropped"' "$T/out.svg")" 1 "dropped commands"
+	assert_eq "$(count 'class="arrow ctl dropped"' "$T/out.svg")" 1 "dropped ORDERs"
 	# The NACK and its resend: one light arrow between them.
 	assert_eq "$(count 'class="arrow ctl" fill="none" stroke="#a8a8a8"' "$T/out.svg")" 1 "light arrows"
 	grep -q '>NACK to node1 gseq 1-1<' "$T/out.svg"
