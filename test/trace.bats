@@ -334,3 +334,34 @@ png_colours() {
 	assert_match "$(grep '^node1 ' <<<"$output" | tail -n 1)" '"node2":[1-9]'
 	assert_match "$(grep '^node2 ' <<<"$output" | tail -n 1)" '"node1":[1-9]'
 }
+
+@test "a node on a terminal: its stream, prompts and redraws included, is traced" {
+	command -v script >/dev/null || skip "script (util-linux) is not installed"
+	start_replica node2 --hello-interval 0
+	# node1 on a pseudo-terminal, as `docker run -t` gives it: log lines
+	# and the prompt on one stream, CR LF line ends, the prompt redrawn.
+	mkfifo "$T/tty.in"
+	local fd
+	exec {fd}<>"$T/tty.in"
+	script -qfec "env MULTICAST_IF=127.0.0.1 $KVMC --node-id node1 \
+		--port $PORT --hello-interval 0" "$T/tty.out" \
+		<"$T/tty.in" >/dev/null 3>&- &
+	EXTRA_PIDS+=($!)
+	wait_file "$T/tty.out" 'event=ready' 1 "$WAIT"
+	printf 'SET x 1\r' >&"$fd"
+	wait_file "$T/tty.out" 'event=apply' 1 "$WAIT"
+	wait_log node2 'event=apply'
+	printf 'EXIT\r' >&"$fd"
+	wait_file "$T/tty.out" 'event=stop' 1 "$WAIT"
+	exec {fd}>&-
+	grep -q $'\e\\[K' "$T/tty.out"
+	sed 's/^/kv_node1  | /' "$T/tty.out" >"$T/compose.log"
+	run --separate-stderr -0 "$KVMC" trace "$T/compose.log" "$(log_of node2)"
+	echo "$output" >"$T/tty.svg"
+	xmllint --noout "$T/tty.svg"
+	assert_eq "$(count 'class="lane"' "$T/tty.svg")" 2 "lanes"
+	assert_eq "$(count 'class="arrow cmd' "$T/tty.svg")" 2 "arrows"
+	# Only script's own first and last lines (where it writes them) are
+	# not the node's.
+	assert_match "$stderr" '^(|kvmc trace: skipped (1 line|2 lines) that .*)$' "stderr"
+}
