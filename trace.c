@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kvmc.h"
 
@@ -114,7 +115,7 @@ struct trace {
 	size_t		 nrefs;
 	uint64_t	 skipped;	/* lines that are not kvmc lines */
 	uint64_t	 left_out;	/* past TRACE_LANES or TRACE_EVENTS */
-	uint64_t	 t0, span;	/* the time drawn, ms */
+	uint64_t	 t0, t1, span;	/* the time drawn, ms; span >= 1 */
 };
 
 /* One line's name=value fields; the first four are SPEC's prefix. */
@@ -1103,6 +1104,7 @@ find_span(struct trace *t)
 	if (lo > hi)
 		lo = hi = 0;
 	t->t0 = lo;
+	t->t1 = hi;
 	t->span = hi > lo ? hi - lo : 1;
 }
 
@@ -1206,9 +1208,25 @@ svg_head(FILE *f, const struct trace *t, unsigned height)
 	    "fill=\"#ffffff\"/>\n", WIDTH, height);
 }
 
+/* ms since the epoch as the logs write it: 2026-11-26T21:49:57.123Z. */
+static const char *
+iso_time(uint64_t ms, char *buf, size_t cap)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char day[32];
+
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		day[0] = '\0';
+	snprintf(buf, cap, "%s.%03uZ", day, (unsigned)(ms % 1000));
+	return buf;
+}
+
 static void
 svg_title(FILE *f, const struct trace *t)
 {
+	char ts[40];
 	size_t i, commands = 0;
 
 	for (i = 0; i < t->nev; i++)
@@ -1216,9 +1234,9 @@ svg_title(FILE *f, const struct trace *t)
 		    t->ev[i].klass == C_COMMAND;
 	fprintf(f, "<text class=\"title\" x=\"20\" y=\"28\" font-size=\"15\" "
 	    "font-weight=\"bold\">kvmc trace: %zu node%s, %zu command%s "
-	    "sent, over %llu ms</text>\n", t->nlanes, t->nlanes == 1 ? "" : "s",
-	    commands, commands == 1 ? "" : "s",
-	    (unsigned long long)(t->span > 1 ? t->span : 0));
+	    "sent, %llu ms from %s</text>\n", t->nlanes,
+	    t->nlanes == 1 ? "" : "s", commands, commands == 1 ? "" : "s",
+	    (unsigned long long)(t->t1 - t->t0), iso_time(t->t0, ts, sizeof(ts)));
 	fprintf(f, "<text x=\"20\" y=\"48\" fill=\"#666666\">Time runs left "
 	    "to right. An arrow goes from a command's send to its apply on "
 	    "each node; the number is that node's local order.</text>\n");
