@@ -2,9 +2,9 @@
 # make valgrind: three nodes under valgrind memcheck through SET, GET,
 # PRINT, CHECK, PEERS, rejects, a duplicate, messages still held by the
 # simulated network at exit, and the three ways to stop (EXIT, EOF,
-# SIGTERM). Passes when every node exits 0 with no memcheck error and no
-# byte definitely or indirectly lost. Skipped in `make test` (it is slow);
-# `make valgrind` sets KVMC_VALGRIND=1.
+# SIGTERM); and kvmc trace on such logs. Passes when every node exits 0
+# with no memcheck error and no byte definitely or indirectly lost.
+# Skipped in `make test` (it is slow); `make valgrind` sets KVMC_VALGRIND=1.
 
 load helpers
 
@@ -68,4 +68,24 @@ clean_exit() {
 	clean_exit node1
 	clean_exit node2
 	clean_exit node3
+}
+
+@test "kvmc trace under memcheck: the logs of that run, as SVG and ShiViz" {
+	start_node node1
+	start_node node2 --sim-delay node1=50
+	send_line node1 "SET a 1"
+	send_line node2 "SET a 2"
+	wait_count node1 'event=apply .*type=SET' 2
+	wait_count node2 'event=apply .*type=SET' 2
+	printf 'junk\n' >"$BATS_TEST_TMPDIR/junk.log"
+	local mode
+	for mode in "" --shiviz; do
+		run --separate-stderr -0 valgrind -q --leak-check=full \
+			--errors-for-leak-kinds=all --error-exitcode=99 "$KVMC" trace \
+			$mode "$(log_of node1)" "$(log_of node2)" "$BATS_TEST_TMPDIR/junk.log"
+		assert_eq "$stderr" "kvmc trace: skipped 1 line that is not a kvmc log line"
+	done
+	run --separate-stderr -2 valgrind -q --leak-check=full \
+		--errors-for-leak-kinds=all --error-exitcode=99 "$KVMC" trace \
+		"$BATS_TEST_TMPDIR/junk.log" "$BATS_TEST_TMPDIR/missing.log"
 }
