@@ -165,6 +165,7 @@ static void
 print_peers(struct node *nd)
 {
 	struct peers *p = &nd->peers;
+	const struct peer *peer;
 	uint64_t now = node_now(), ago;
 	size_t i;
 
@@ -172,11 +173,12 @@ print_peers(struct node *nd)
 	if (p->n == 0)
 		console_reply(nd, "(no peers)\n");
 	for (i = 0; i < p->n; i++) {
-		ago = (now - p->list[i].last) / 100;	/* tenths of seconds */
-		console_reply(nd, "%s %llu.%llus %s\n", p->list[i].id,
+		peer = peers_sorted(p, i);
+		ago = (now - peer->last) / 100;	/* tenths of seconds */
+		console_reply(nd, "%s %llu.%llus %s\n", peer->id,
 		    (unsigned long long)(ago / 10),
 		    (unsigned long long)(ago % 10),
-		    p->list[i].alive ? "alive" : "silent");
+		    peer->alive ? "alive" : "silent");
 	}
 }
 

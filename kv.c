@@ -5,8 +5,10 @@
  * Keys come from the network, so buckets are chosen with SipHash under a
  * per-process random key: nobody can aim their keys at one chain. The
  * state digest (SPEC section 4) is kept up to date on every change, so
- * reporting it costs nothing.
+ * reporting it costs nothing; so is the store's size, the sum of its key
+ * and value lengths, which a limit bounds (SPEC section 4, STORE_LIMIT).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,8 @@ struct kv {
 	struct kv_entry	**buckets;
 	size_t		  size;		/* a power of two */
 	size_t		  used;
+	uint64_t	  bytes;	/* keys and values */
+	uint64_t	  limit;	/* of bytes */
 	uint64_t	  digest;
 	uint64_t	  hash_key[2];
 };
@@ -77,7 +81,7 @@ entry_new(const char *key, size_t key_len, const char *value,
 	return e;
 }
 
-/* Returns an empty store; free it with kv_free. */
+/* Returns an empty store with no limit; free it with kv_free. */
 struct kv *
 kv_new(const uint64_t hash_key[2])
 {
@@ -87,6 +91,8 @@ kv_new(const uint64_t hash_key[2])
 	kv->size = KV_INITIAL_SIZE;
 	kv->buckets = xcalloc(kv->size, sizeof(*kv->buckets));
 	kv->used = 0;
+	kv->bytes = 0;
+	kv->limit = UINT64_MAX;
 	kv->digest = 0;
 	kv->hash_key[0] = hash_key[0];
 	kv->hash_key[1] = hash_key[1];
@@ -155,10 +161,42 @@ grow(struct kv *kv)
 }
 
 /*
- * Stores a copy of value under a copy of key, replacing any old value.
- * Key and value may hold any bytes; both must be under 4 GiB.
+ * From now on, kv_set refuses what would take the store's size (key and
+ * value bytes) past limit bytes. What it holds already stays.
  */
 void
+kv_set_limit(struct kv *kv, uint64_t limit)
+{
+	kv->limit = limit;
+}
+
+/*
+ * Whether the store may set key (old: its entry, or NULL) to a value of
+ * value_len bytes: the size after it stays within the limit, or the value
+ * only gets shorter, which always fits.
+ */
+static int
+fits(const struct kv *kv, const struct kv_entry *old, size_t key_len,
+    size_t value_len)
+{
+	uint64_t after = kv->bytes + value_len;
+
+	if (old != NULL) {
+		if (value_len <= old->value_len)
+			return 1;
+		after -= old->value_len;
+	} else
+		after += key_len;
+	return after <= kv->limit;
+}
+
+/*
+ * Stores a copy of value under a copy of key, replacing any old value.
+ * Key and value may hold any bytes; both must be under 4 GiB. Returns 0,
+ * or -1 with errno ENOSPC, storing nothing, when that would take the
+ * store past its limit (kv_set_limit).
+ */
+int
 kv_set(struct kv *kv, const char *key, size_t key_len, const char *value,
     size_t value_len)
 {
@@ -166,6 +204,10 @@ kv_set(struct kv *kv, const char *key, size_t key_len, const char *value,
 
 	link = find_link(kv, key, key_len);
 	old = *link;
+	if (!fits(kv, old, key_len, value_len)) {
+		errno = ENOSPC;
+		return -1;
+	}
 	if (old == NULL && kv->used >= kv->size) {
 		grow(kv);
 		link = find_link(kv, key, key_len);
@@ -177,14 +219,17 @@ kv_set(struct kv *kv, const char *key, size_t key_len, const char *value,
 		e->next = old->next;
 		*link = e;
 		kv->digest -= entry_fnv(old);
+		kv->bytes = kv->bytes - old->value_len + value_len;
 		free(old);
-		return;
+		return 0;
 	}
 	/* New keys go at the head: recently written keys are found first. */
 	link = &kv->buckets[bucket_of(kv, key, key_len)];
 	e->next = *link;
 	*link = e;
 	kv->used++;
+	kv->bytes += key_len + value_len;
+	return 0;
 }
 
 /* Returns the value stored under key (NUL-terminated) or NULL. */
@@ -211,6 +256,7 @@ kv_del(struct kv *kv, const char *key, size_t key_len)
 	*link = e->next;
 	kv->digest -= entry_fnv(e);
 	kv->used--;
+	kv->bytes -= e->key_len + e->value_len;
 	free(e);
 	return 1;
 }
@@ -219,6 +265,13 @@ size_t
 kv_count(const struct kv *kv)
 {
 	return kv->used;
+}
+
+/* The store's size: the sum of its key and value lengths. */
+uint64_t
+kv_bytes(const struct kv *kv)
+{
+	return kv->bytes;
 }
 
 uint64_t

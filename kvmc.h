@@ -24,10 +24,14 @@
 #define UUID_LEN	36
 #define LINE_MAX_IN	4096	/* bytes of one stdin line, newline excluded */
 #define SEEN_WINDOW	4096	/* message ids remembered for duplicates */
+#define SENT_WINDOW	65536	/* ids of this node's own sends remembered */
 #define SIM_DELAY_MAX	60000	/* ms a simulated delay may last */
 #define SIM_HELD_MAX	65536	/* messages the simulation may hold */
 #define CHECK_ROWS_MAX	1024	/* DIGEST replies one CHECK collects */
 #define PEERS_MAX	1024	/* peers remembered */
+#define STORE_LIMIT_DEFAULT	268435456ULL	/* bytes of keys and values */
+#define STORE_LIMIT_MIN		1024ULL
+#define STORE_LIMIT_MAX		(1ULL << 40)
 
 /*
  * Escaping makes at most three bytes of one, so this holds any escaped key
@@ -134,11 +138,17 @@ struct peer {
 	char		id[NODE_ID_MAX + 1];
 	uint64_t	last;		/* monotonic ms of its last message */
 	int		alive;
+	uint16_t	older, newer;	/* the heard list: slots, or none */
 };
 
+/* At most PEERS_MAX peers, in slots; see peers.c. */
 struct peers {
-	struct peer	*list;
+	struct peer	*slot;
+	uint16_t	*sorted;	/* slots in order of id */
 	size_t		 n;
+	uint16_t	 oldest;	/* the heard list: least recent first */
+	uint16_t	 newest;
+	uint16_t	 first_alive;	/* the peers before it are silent */
 	uint64_t	 silent_after;	/* ms */
 };
 
@@ -151,6 +161,7 @@ struct settings {
 	int			no_input;
 	uint32_t		hello_interval;	/* ms, 0: no HELLO */
 	uint32_t		check_window;	/* ms */
+	uint64_t		store_limit;	/* bytes of keys and values */
 	struct sim		sim;
 	const char		*sim_delay;	/* as given, for the start line */
 	const char		*sim_loss;
@@ -175,14 +186,16 @@ struct cmd {
 struct kv;		/* kv.c: opaque */
 struct kv_entry;	/* kv.c: opaque */
 
-/* The last SEEN_WINDOW message ids, fixed size, no allocation. */
+/* The last `window` message ids: allocated once, never grown. */
 struct seen {
-	unsigned char	ids[SEEN_WINDOW][16];
-	uint16_t	next[SEEN_WINDOW];	/* bucket chains, by slot */
-	uint16_t	head[2 * SEEN_WINDOW];	/* bucket heads */
-	size_t		used;
-	size_t		oldest;			/* slot to reuse next */
-	uint64_t	hash_key[2];
+	unsigned char	(*ids)[16];	/* the ring, by slot */
+	uint32_t	*next;		/* bucket chains, by slot: slot + 1 */
+	uint32_t	*head;		/* bucket heads: slot + 1, 0 none */
+	size_t		 window;
+	size_t		 nbuckets;	/* a power of two */
+	size_t		 used;
+	size_t		 oldest;	/* slot to reuse next */
+	uint64_t	 hash_key[2];
 };
 
 /* What settings_load found: run, print help or version, or a bad setting. */
@@ -262,12 +275,14 @@ const char	*cmd_parse(const char *line, size_t len, struct cmd *);
 /* kv.c */
 struct kv	*kv_new(const uint64_t hash_key[2]);
 void		 kv_free(struct kv *);
-void		 kv_set(struct kv *, const char *key, size_t key_len,
+void		 kv_set_limit(struct kv *, uint64_t bytes);
+int		 kv_set(struct kv *, const char *key, size_t key_len,
 		     const char *value, size_t value_len);
 const char	*kv_get(const struct kv *, const char *key, size_t key_len,
 		     size_t *value_len);
 int		 kv_del(struct kv *, const char *key, size_t key_len);
 size_t		 kv_count(const struct kv *);
+uint64_t	 kv_bytes(const struct kv *);
 uint64_t	 kv_digest(const struct kv *);
 struct kv_entry	**kv_sorted_new(const struct kv *);
 const char	*kv_entry_key(const struct kv_entry *, size_t *len);
@@ -276,7 +291,9 @@ uint64_t	 kv_entry_fnv(const char *key, size_t key_len,
 		     const char *value, size_t value_len);
 
 /* seen.c */
-void		 seen_init(struct seen *, const uint64_t hash_key[2]);
+void		 seen_init(struct seen *, size_t window,
+		     const uint64_t hash_key[2]);
+void		 seen_free(struct seen *);
 int		 seen_has(const struct seen *, const char *uuid);
 void		 seen_add(struct seen *, const char *uuid);
 
@@ -314,7 +331,7 @@ void		 peers_init(struct peers *, uint32_t hello_interval);
 void		 peers_heard(struct peers *, const char *id, uint64_t now);
 void		 peers_check(struct peers *, uint64_t now);
 int		 peers_next_due(const struct peers *, uint64_t *due);
-
+const struct peer *peers_sorted(const struct peers *, size_t i);
 void		 peers_free(struct peers *);
 
 /* net.c */

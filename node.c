@@ -260,6 +260,25 @@ apply_print(struct node *nd, const struct msg *m)
 	free(all);
 }
 
+/*
+ * A SET the store has no room for is processed all the same (it counts
+ * in the local order) but not stored, and says so instead of apply.
+ */
+static void
+apply_set(struct node *nd, const struct msg *m)
+{
+	char key[3 * KEY_MAX + 1];
+
+	if (kv_set(nd->kv, m->key, m->key_len, m->value, m->value_len) == 0) {
+		log_apply(nd, m, "%s", "");
+		return;
+	}
+	msg_escape(key, sizeof(key), m->key, m->key_len);
+	log_event(LOG_WARN, "store_full", "order=%llu id=%s from=%s key=%s "
+	    "bytes=%zu", (unsigned long long)nd->order, m->id, m->from, key,
+	    m->key_len + m->value_len);
+}
+
 /* A peer is heard; this node's own id on a message it never sent is not. */
 static void
 note_sender(struct node *nd, const struct msg *m)
@@ -288,8 +307,7 @@ apply(struct node *nd, const struct msg *m)
 		break;
 	case MSG_SET:
 		nd->order++;
-		kv_set(nd->kv, m->key, m->key_len, m->value, m->value_len);
-		log_apply(nd, m, "%s", "");
+		apply_set(nd, m);
 		break;
 	case MSG_GET:
 		nd->order++;
@@ -490,8 +508,9 @@ node_new(const struct settings *set)
 	nd->set = *set;
 	random_bytes(hash_key, sizeof(hash_key));
 	nd->kv = kv_new(hash_key);
-	seen_init(&nd->processed, hash_key);
-	seen_init(&nd->sent, hash_key);
+	kv_set_limit(nd->kv, nd->set.store_limit);
+	seen_init(&nd->processed, SEEN_WINDOW, hash_key);
+	seen_init(&nd->sent, SENT_WINDOW, hash_key);
 	nd->net.fd = -1;
 	sim_start(&nd->set.sim);
 	peers_init(&nd->peers, nd->set.hello_interval);
@@ -504,6 +523,8 @@ node_free(struct node *nd)
 {
 	net_close(&nd->net);
 	kv_free(nd->kv);
+	seen_free(&nd->processed);
+	seen_free(&nd->sent);
 	sim_free(&nd->set.sim);
 	check_free(&nd->check);
 	peers_free(&nd->peers);
@@ -528,11 +549,13 @@ log_start(const struct node *nd)
 	msg_escape(loss, sizeof(loss), l, strlen(l));
 	log_always("start", "version=%s group=%s port=%u ttl=%d interface=%s "
 	    "log_level=%s input=%s hello_interval=%u check_window=%u "
+	    "store_limit=%llu "
 	    "sim_delay=%s sim_loss=%s sim_seed=%llu", KVMC_VERSION, group,
 	    nd->set.net.port, nd->set.net.ttl, iface,
 	    log_level_name(nd->set.log_level),
 	    nd->console.reads_stdin ? "yes" : "no",
-	    nd->set.hello_interval, nd->set.check_window, delay, loss,
+	    nd->set.hello_interval, nd->set.check_window,
+	    (unsigned long long)nd->set.store_limit, delay, loss,
 	    (unsigned long long)nd->set.sim.seed);
 }
 

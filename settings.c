@@ -147,6 +147,13 @@ parse_check_window(struct settings *set, const char *s)
 	return 0;
 }
 
+static int
+parse_store_limit(struct settings *set, const char *s)
+{
+	return parse_ranged(s, STORE_LIMIT_MIN, STORE_LIMIT_MAX,
+	    &set->store_limit);
+}
+
 /* One SENDER=MS or SENDER=MIN-MAX of SIM_DELAY. */
 static int
 parse_rule(const char *p, size_t len, struct sim_rule *r)
@@ -260,6 +267,8 @@ static const struct setting settings_table[] = {
 	{ "hello-interval", "HELLO_INTERVAL", parse_hello_interval,
 	    "0-3600000" },
 	{ "check-window", "CHECK_WINDOW", parse_check_window, "1-60000" },
+	{ "store-limit", "STORE_LIMIT", parse_store_limit,
+	    "1024-1099511627776 (2^40)" },
 	{ "sim-delay", "SIM_DELAY", parse_sim_delay,
 	    "SENDER=MS or SENDER=MIN-MAX, comma-separated, each sender once, "
 	    "0 <= MIN <= MAX <= 60000, SENDER a node id or *" },
@@ -287,6 +296,7 @@ settings_help(void)
 	    "  --no-input          run as a replica: never read stdin\n"
 	    "  --hello-interval MS HELLO_INTERVAL   heartbeat, 0: off, default: 2000\n"
 	    "  --check-window MS   CHECK_WINDOW     CHECK waits for replies, default: 1000\n"
+	    "  --store-limit BYTES STORE_LIMIT      keys and values kept, default: 268435456\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Simulated network, per receiving node:\n"
@@ -426,6 +436,7 @@ settings_defaults(struct settings *set)
 	set->log_level = LOG_INFO;
 	set->hello_interval = 2000;
 	set->check_window = 1000;
+	set->store_limit = STORE_LIMIT_DEFAULT;
 }
 
 /*

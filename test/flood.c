@@ -3,11 +3,17 @@
  * need more than test/rawsend's one datagram: a shell loop around it is a
  * thousand times too slow.
  *
- *   flood GROUP PORT valid FROM FIRST COUNT
+ *   flood GROUP PORT valid FROM FIRST COUNT [BYTES]
  *	for i = FIRST .. FIRST+COUNT-1, in order,
  *	    v=1 type=SET id=<uuid i> from=FROM key=k<i> value=<i>
  *	pausing 1 ms after every 256, so that a node reading batches of 256
  *	is not simply overrun by the kernel (test/sim.bats: the queue bound).
+ *	With BYTES (at most 1300), each value is <i> padded with '.' to
+ *	BYTES bytes (test/robust.bats: the store limit).
+ *   flood GROUP PORT hello FROM FIRST COUNT
+ *	for i = FIRST .. FIRST+COUNT-1, in order, paced the same way,
+ *	    v=1 type=HELLO id=<uuid i> from=FROM<i>
+ *	so many made-up peers (test/robust.bats: the peer list).
  *   flood GROUP PORT mix COUNT FIRST SEED
  *	COUNT datagrams as fast as the kernel takes them; datagram i has the
  *	id FIRST+i and is of kind i % 32: ten valid SETs (keys k0-k49, so the
@@ -151,7 +157,8 @@ make(long i, unsigned long n)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: flood GROUP PORT valid FROM FIRST COUNT\n"
+	fprintf(stderr, "usage: flood GROUP PORT valid FROM FIRST COUNT [BYTES]\n"
+	    "       flood GROUP PORT hello FROM FIRST COUNT\n"
 	    "       flood GROUP PORT mix COUNT FIRST SEED\n");
 	return 1;
 }
@@ -195,24 +202,55 @@ send_buf(int s, const struct sockaddr_in *dst, size_t len)
 	return 0;
 }
 
+/* Sends buf, now len bytes; a 1 ms pause after every 256th, the nth. */
 static int
-flood_valid(int s, const struct sockaddr_in *dst, const char *from,
-    long first, long count)
+send_paced(int s, const struct sockaddr_in *dst, size_t len, long n)
 {
 	const struct timespec pause = { 0, 1000000 };
+
+	if (send_buf(s, dst, len) == -1)
+		return -1;
+	if (n % 256 == 255)
+		nanosleep(&pause, NULL);
+	return 0;
+}
+
+static int
+flood_valid(int s, const struct sockaddr_in *dst, const char *from,
+    long first, long count, long bytes)
+{
 	size_t len;
+	int n;
 	long i;
 
-	if (strlen(from) > 32)
+	if (strlen(from) > 32 || bytes < 0 || bytes > 1300)
 		return usage();
 	for (i = first; i < first + count; i++) {
 		len = put("v=1 type=SET id=%08lx-0000-4000-8000-%012lx "
-		    "from=%s key=k%ld value=%ld\n", (unsigned long)i,
-		    (unsigned long)i, from, i, i);
-		if (send_buf(s, dst, len) == -1)
+		    "from=%s key=k%ld value=%n%ld\n", (unsigned long)i,
+		    (unsigned long)i, from, i, &n, i);
+		if (bytes > 0 && len - 1 - (size_t)n < (size_t)bytes)
+			len = pad(len - 1, (size_t)n + (size_t)bytes + 1, '.');
+		if (send_paced(s, dst, len, i - first) == -1)
 			return 1;
-		if ((i - first) % 256 == 255)
-			nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
+static int
+flood_hello(int s, const struct sockaddr_in *dst, const char *from,
+    long first, long count)
+{
+	long i;
+
+	if (strlen(from) > 20)
+		return usage();
+	for (i = first; i < first + count; i++) {
+		if (send_paced(s, dst, put("v=1 type=HELLO "
+		    "id=%08lx-0000-4000-8000-%012lx from=%s%ld\n",
+		    (unsigned long)i, (unsigned long)i, from, i),
+		    i - first) == -1)
+			return 1;
 	}
 	return 0;
 }
@@ -235,12 +273,15 @@ main(int argc, char **argv)
 	struct sockaddr_in dst;
 	int s;
 
-	if (argc != 7)
+	if (argc != 7 && !(argc == 8 && strcmp(argv[3], "valid") == 0))
 		return usage();
 	if ((s = open_sender(argv[1], argv[2], &dst)) == -1)
 		return 1;
 	if (strcmp(argv[3], "valid") == 0)
 		return flood_valid(s, &dst, argv[4], atol(argv[5]),
+		    atol(argv[6]), argc == 8 ? atol(argv[7]) : 0);
+	if (strcmp(argv[3], "hello") == 0)
+		return flood_hello(s, &dst, argv[4], atol(argv[5]),
 		    atol(argv[6]));
 	if (strcmp(argv[3], "mix") == 0) {
 		rng = strtoull(argv[6], NULL, 10) | 1;
