@@ -60,13 +60,17 @@ kvmc-static: $(SRCS) kvmc.h
 	mv -f $@.tmp $@
 
 # The test programs, with the project's flags like everything else.
-TESTPROGS = test/rawsend test/flood test/kv_test
+TESTPROGS = test/rawsend test/flood test/kv_test test/peers_test
 
 test/rawsend test/flood: %: %.c
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
     $(OBJDIR)/log.o $(OBJDIR)/msg.o
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+test/peers_test: test/peers_test.c $(OBJDIR)/peers.o $(OBJDIR)/log.o \
+    $(OBJDIR)/msg.o
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 test: kvmc kvmc-static $(TESTPROGS)

@@ -4,6 +4,7 @@
  * promise that equal stores have equal digests whatever the order of the
  * writes. Prints the first broken expectation and exits 1.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,40 @@ test_sorted_bytewise(void)
 	kv_free(kv);
 }
 
+/* The size counts key and value bytes; the limit refuses, never evicts. */
+static void
+test_limit(void)
+{
+	struct kv *kv = kv_new(key_a);
+	uint64_t digest;
+	size_t len;
+
+	EXPECT(kv_bytes(kv) == 0);
+	set_str(kv, "ab", "cde");
+	EXPECT(kv_bytes(kv) == 5);
+	kv_set_limit(kv, 10);
+	/* 5 + 5 = 10: exactly the limit fits. */
+	EXPECT(kv_set(kv, "fg", 2, "hij", 3) == 0 && kv_bytes(kv) == 10);
+	digest = kv_digest(kv);
+	errno = 0;
+	EXPECT(kv_set(kv, "k", 1, "", 0) == -1 && errno == ENOSPC);
+	EXPECT(kv_get(kv, "k", 1, &len) == NULL);
+	/* Longer: refused, the old value stays. */
+	EXPECT(kv_set(kv, "ab", 2, "cdef", 4) == -1 && value_is(kv, "ab", "cde"));
+	EXPECT(kv_digest(kv) == digest && kv_count(kv) == 2);
+	/* Shorter, or as long: always fits. */
+	EXPECT(kv_set(kv, "ab", 2, "x", 1) == 0 && kv_bytes(kv) == 8);
+	EXPECT(kv_set(kv, "ab", 2, "xy", 2) == 0 && kv_bytes(kv) == 9);
+	EXPECT(kv_set(kv, "k", 1, "", 0) == 0 && kv_bytes(kv) == 10);
+	EXPECT(kv_del(kv, "fg", 2) == 1 && kv_bytes(kv) == 5);
+	EXPECT(kv_set(kv, "lmn", 3, "op", 2) == 0 && kv_bytes(kv) == 10);
+	/* A limit below what is held keeps it, and only lets it shrink. */
+	kv_set_limit(kv, 4);
+	EXPECT(kv_count(kv) == 3 && kv_set(kv, "ab", 2, "xyz", 3) == -1);
+	EXPECT(kv_set(kv, "ab", 2, "", 0) == 0 && kv_bytes(kv) == 8);
+	kv_free(kv);
+}
+
 int
 main(void)
 {
@@ -132,6 +167,7 @@ main(void)
 	test_growth();
 	test_digest_is_order_free();
 	test_sorted_bytewise();
+	test_limit();
 	printf("kv: all expectations held\n");
 	return 0;
 }
