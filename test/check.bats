@@ -208,12 +208,13 @@ assert_verdict_then_stop() {
 }
 
 @test "a DIGEST from a second node with the same id is a second row" {
-	start_node n1
+	# A long window: on a loaded machine both replies must still be in it.
+	start_node n1 --check-window 5000
 	send_line n1 CHECK
 	wait_log n1 'event=send .*type=CHECK'
 	digest_datagram twin "$(check_id n1)" 0000000000000000 1
 	digest_datagram twin "$(check_id n1)" 0000000000000000 2
-	wait_out n1 "$VERDICT"
+	wait_out n1 "$VERDICT" 15
 	assert_eq "$(rows n1 | cut -d' ' -f1 | paste -sd' ' -)" "n1 twin twin" "rows"
 	assert_eq "$(verdict n1)" "CONSISTENT (3 nodes)" verdict
 }

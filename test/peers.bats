@@ -256,7 +256,8 @@ n2_heard_then_silent() {
 	wait_log n2 'event=apply .*from=n1 type=SET'
 	wait_log n2 'event=peer_up peer=n1$'
 	peers_of n2 1
-	assert_match "${REPLY_LINES[*]}" '^n1 0\.[0-9]s alive$' "PEERS reply"
+	# How long ago depends on the machine's load; alive it must be.
+	assert_match "${REPLY_LINES[*]}" '^n1 [0-9]+\.[0-9]s alive$' "PEERS reply"
 }
 
 @test "messages the simulation dropped do not make a peer" {
