@@ -73,8 +73,12 @@ test/peers_test: test/peers_test.c $(OBJDIR)/peers.o $(OBJDIR)/log.o \
     $(OBJDIR)/msg.o
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-test: kvmc kvmc-static $(TESTPROGS)
+test: test-deps kvmc kvmc-static $(TESTPROGS)
 	@bash test/run.sh
+
+# make test needs bats and perl: said at once, not deep in the suite.
+test-deps:
+	@$(SHELL) test/run.sh --deps
 
 demo: kvmc
 	@bash demo/demo.sh
@@ -132,9 +136,24 @@ lint:
 	clang-tidy --quiet --warnings-as-errors='*' -checks='$(TIDY_CHECKS)' \
 	    $(SRCS) -- $(STD)
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary and its manual.
+PREFIX	?= /usr/local
+BINDIR	 = $(PREFIX)/bin
+MAN1DIR	 = $(PREFIX)/share/man/man1
+
+install: kvmc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR)
+	install -m 755 kvmc $(DESTDIR)$(BINDIR)/kvmc
+	install -m 644 kvmc.1 $(DESTDIR)$(MAN1DIR)/kvmc.1
+
+# Removes the two files; the directories may hold others' files.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kvmc $(DESTDIR)$(MAN1DIR)/kvmc.1
+
 clean:
 	rm -rf build kvmc kvmc-static $(TESTPROGS)
 
 FORCE:
 
 .PHONY: all static test demo bench bench-trace fuzz lint valgrind clean FORCE
+.PHONY: test-deps install uninstall

@@ -278,7 +278,13 @@ static const struct setting settings_table[] = {
 };
 #define NSETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
 
-/* The text of --help; main prints it. */
+/*
+ * The text of --help; main prints it. It is also the list of settings the
+ * documentation is checked against (test/docs.bats), so every setting
+ * keeps one line of one shape:
+ *   --option ARG  VARIABLE  [valid range or a|b|c, ][note, ]default: D
+ * A range or a list of words comes first when there is one.
+ */
 const char *
 settings_help(void)
 {
@@ -287,26 +293,28 @@ settings_help(void)
 	    "A replicated key-value store over IP multicast, with no ordering.\n"
 	    "Reads commands on stdin, logs events on stderr.\n"
 	    "\n"
-	    "  --node-id ID        NODE_ID          default: random\n"
+	    "Settings: option, environment variable, default (the option wins).\n"
+	    "  --node-id ID        NODE_ID          default: 8 random hex chars\n"
 	    "  --group ADDR        MULTICAST_GROUP  default: 239.0.0.1\n"
-	    "  --port N            MULTICAST_PORT   default: 5007\n"
-	    "  --ttl N             MULTICAST_TTL    default: 1\n"
+	    "  --port N            MULTICAST_PORT   1-65535, default: 5007\n"
+	    "  --ttl N             MULTICAST_TTL    0-255, default: 1\n"
 	    "  --interface IF      MULTICAST_IF     default: the kernel's choice\n"
 	    "  --log-level L       LOG_LEVEL        debug|info|warn|error, default: info\n"
 	    "  --no-input          run as a replica: never read stdin\n"
-	    "  --hello-interval MS HELLO_INTERVAL   heartbeat, 0: off, default: 2000\n"
-	    "  --check-window MS   CHECK_WINDOW     CHECK waits for replies, default: 1000\n"
+	    "  --hello-interval MS HELLO_INTERVAL   0-3600000, 0: off, default: 2000\n"
+	    "  --check-window MS   CHECK_WINDOW     1-60000, CHECK's wait, default: 1000\n"
 	    "  --store-limit BYTES STORE_LIMIT      keys and values kept, default: 268435456\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Simulated network, per receiving node:\n"
-	    "  --sim-delay RULES   SIM_DELAY        e.g. node1=300,*=0-200 (ms)\n"
-	    "  --sim-loss P        SIM_LOSS         drop with probability P, 0-1\n"
-	    "  --sim-seed N        SIM_SEED         seed of delays and drops\n"
+	    "  --sim-delay RULES   SIM_DELAY        e.g. n1=300,*=0-200 (ms), default: none\n"
+	    "  --sim-loss P        SIM_LOSS         0-1, drop probability, default: 0\n"
+	    "  --sim-seed N        SIM_SEED         seed of the draws, default: random\n"
 	    "\n"
 	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n"
 	    "\n"
-	    "kvmc trace [--shiviz] FILE...  draw node logs as an SVG diagram\n";
+	    "kvmc trace [--shiviz] FILE...  draw node logs as an SVG diagram\n"
+	    "See kvmc(1).\n";
 }
 
 /* Writes the line for a bad value: the setting, the value, what is accepted. */
