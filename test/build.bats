@@ -54,3 +54,14 @@ skip_if_sanitized() {
 	run readelf -d ./kvmc-static
 	[[ $output != *NEEDED* ]]
 }
+
+@test "with musl-gcc, the static binary is under 200 kB" {
+	command -v musl-gcc >/dev/null || skip "musl-gcc is not installed"
+	[ -x ./kvmc-static ] || skip "make static has not been run"
+	# make static picks musl by itself when it is installed.
+	run make -s -n -B static
+	[[ $output == musl-gcc\ * ]]
+	size=$(stat -c %s ./kvmc-static)
+	echo "# kvmc-static is $size bytes" >&2
+	((size < 200000))
+}
