@@ -179,7 +179,9 @@ check_docs() {
 		skip "neither man nor mandoc is installed"
 	fi
 	[[ $page == *"--sim-seed N, SIM_SEED"* ]]
-	# Characters, not bytes: the page has quotes and dashes of UTF-8.
+	# Characters, not bytes (the page has quotes and dashes of UTF-8), and
+	# without the backspaces of bold and underlined ones.
+	page=$(perl -CSD -pe 's/.\x08//g' <<<"$page")
 	long=$(perl -CSD -nle 'print if length > 80' <<<"$page")
 	echo "$long"
 	[ -z "$long" ]
