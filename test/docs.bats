@@ -20,7 +20,8 @@ setup() {
 # The shapes it reads:
 #   --help  "  --option ARG  VARIABLE  [range or a|b|c, ][note, ]default: D"
 #           and "  --flag  description" for an option without a value;
-#   README  "| `--option ARG` | `VARIABLE` | `D` | valid |";
+#   README  "| `--option ARG` | `VARIABLE` | `D` | valid |", where D may
+#           be followed by a note in parentheses;
 #   kvmc.1  ".It Fl \-option Ar ARG , Ev VARIABLE", its text up to the next
 #           .It Fl, .Ss or .Sh holding the line "Default: D."; and
 #           ".Ev VARIABLE" in the ENVIRONMENT section.
@@ -88,6 +89,8 @@ check_docs() {
 			    "--help says \"$h->{var}\"" if $x->{var} ne $h->{var};
 			next unless defined $h->{default};
 			my $dd = $x->{default} // "(none found)";
+			# A note in parentheses may follow: "268435456 (256 MiB)".
+			$dd =~ s/\s+\([^()]*\)$// unless $h->{default} =~ /\)$/;
 			push @bad, "$name: --$opt: default \"$dd\", --help says " .
 			    "\"$h->{default}\"" if $dd ne $h->{default};
 			my $where = $name eq "kvmc.1" ? $x->{text} : $x->{valid};
