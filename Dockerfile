@@ -1,8 +1,8 @@
 # kvmc in an empty image: one static binary and nothing else.
 #
 # The build stage needs gcc, make and the C library's static archive; the
-# public gcc image has all three. With musl-gcc the binary is about 100 kB
-# instead of 900 kB: a builder without it gets Debian's musl-tools, and
+# public gcc image has all three. With musl-gcc the binary is about 130 kB
+# instead of 920 kB: a builder without it gets Debian's musl-tools, and
 # where that cannot be installed, make static falls back to glibc. Where
 # no registry is reachable, build a local builder (it has musl-tools) and
 # pass it in:
