@@ -11,7 +11,7 @@ HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now
 
 SRCS	 = kvmc.c node.c console.c settings.c net.c kv.c msg.c log.c seen.c \
-	   siphash.c sim.c check.c peers.c cmd.c trace.c
+	   siphash.c sim.c check.c peers.c cmd.c trace.c out.c
 
 # make test SANITIZE=1: the same suite against an ASan+UBSan build.
 # The static binary never carries the sanitizers: it keeps the caller's flags.
@@ -98,7 +98,7 @@ bench-trace: kvmc
 # from the seed corpus there. New inputs go to build/fuzz, crashes too.
 FUZZ_SECONDS ?= 60
 FUZZERS	 = decode encode cmd settings
-FUZZ_SRCS = msg.c cmd.c settings.c sim.c log.c
+FUZZ_SRCS = msg.c cmd.c settings.c sim.c log.c out.c
 
 build/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) kvmc.h
 	@mkdir -p build/fuzz

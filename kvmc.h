@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <sys/select.h>
 
 #define KVMC_VERSION	"0.1.0"
 
@@ -40,6 +41,20 @@
 #define ESCAPED_MAX	(3 * WIRE_MAX + 1)
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* LOG_FORMAT: auto is the short form on a terminal, else logfmt. */
+enum log_format { LOG_FORMAT_AUTO, LOG_FORMAT_LOGFMT, LOG_FORMAT_TEXT };
+
+/*
+ * Output (SPEC section 1): log.c holds at most LOG_HOLD bytes of the
+ * lines of one wakeup, and out.c queues at most OUT_QUEUE_MAX per
+ * stream, so no stream ever holds more than 1 MiB. At exit the readers
+ * get at most OUT_CLOSE_MS to take what waits.
+ */
+enum out_stream { OUT_STDOUT, OUT_STDERR };
+#define LOG_HOLD	(64 * 1024)
+#define OUT_QUEUE_MAX	(1024 * 1024 - LOG_HOLD)
+#define OUT_CLOSE_MS	200
 
 /* Wire types, in the order of SPEC section 3. */
 enum msg_type {
@@ -158,6 +173,7 @@ struct settings {
 	struct net_config	net;
 	const char		*interface;	/* as given, or NULL */
 	enum log_level		log_level;
+	enum log_format		log_format;
 	int			no_input;
 	uint32_t		hello_interval;	/* ms, 0: no HELLO */
 	uint32_t		check_window;	/* ms */
@@ -341,8 +357,20 @@ long		 net_recv(struct net *, char *buf, size_t cap,
 		     struct sockaddr_in *src);
 void		 net_close(struct net *);
 
+/* out.c */
+void		 out_init(void);
+void		 out_line(enum out_stream, const char *buf, size_t len);
+void		 out_bytes(enum out_stream, const char *buf, size_t len);
+void		 out_flush(void);
+void		 out_watch(fd_set *writable, int *maxfd);
+void		 out_on_writable(const fd_set *writable);
+uint64_t	 out_dropped_lines(void);
+void		 out_close(void);
+
 /* log.c */
-void		 log_init(const char *node_id, enum log_level);
+void		 log_init(const char *node_id, enum log_level, enum log_format);
+const char	*log_format_name(enum log_format);
+void		 log_set_spill(void (*)(void));
 const char	*log_level_name(enum log_level);
 int		 log_enabled(enum log_level);
 void		 log_event(enum log_level, const char *event, const char *fmt,
@@ -352,6 +380,8 @@ void		 log_always(const char *event, const char *fmt, ...)
 const char	*log_err(int errnum, char *buf, size_t cap);
 size_t		 log_pending(void);
 void		 log_flush(void);
+void		 log_text(const char *fmt, ...)
+		     __attribute__((format(printf, 1, 2)));
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
 void		*xrealloc(void *, size_t);

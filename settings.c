@@ -154,6 +154,20 @@ parse_store_limit(struct settings *set, const char *s)
 	    &set->store_limit);
 }
 
+static int
+parse_log_format(struct settings *set, const char *s)
+{
+	enum log_format f;
+
+	for (f = LOG_FORMAT_AUTO; f <= LOG_FORMAT_TEXT; f++) {
+		if (strcasecmp(s, log_format_name(f)) == 0) {
+			set->log_format = f;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* One SENDER=MS or SENDER=MIN-MAX of SIM_DELAY. */
 static int
 parse_rule(const char *p, size_t len, struct sim_rule *r)
@@ -269,6 +283,8 @@ static const struct setting settings_table[] = {
 	{ "check-window", "CHECK_WINDOW", parse_check_window, "1-60000" },
 	{ "store-limit", "STORE_LIMIT", parse_store_limit,
 	    "1024-1099511627776 (2^40)" },
+	{ "log-format", "LOG_FORMAT", parse_log_format,
+	    "auto, logfmt or text" },
 	{ "sim-delay", "SIM_DELAY", parse_sim_delay,
 	    "SENDER=MS or SENDER=MIN-MAX, comma-separated, each sender once, "
 	    "0 <= MIN <= MAX <= 60000, SENDER a node id or *" },
@@ -304,6 +320,7 @@ settings_help(void)
 	    "  --hello-interval MS HELLO_INTERVAL   0-3600000, 0: off, default: 2000\n"
 	    "  --check-window MS   CHECK_WINDOW     1-60000, CHECK's wait, default: 1000\n"
 	    "  --store-limit BYTES STORE_LIMIT      keys and values kept, default: 268435456\n"
+	    "  --log-format F      LOG_FORMAT       auto|logfmt|text, default: auto\n"
 	    "  --help, --version\n"
 	    "\n"
 	    "Simulated network, per receiving node:\n"
