@@ -255,13 +255,37 @@ put_id(struct text *t, const struct field *id)
  * fields, [from NODE] (id). The sender is left out of a send line: it is
  * the node at the start of the line.
  */
+/*
+ * A DIGEST: from whom, and what. It comes once per node and CHECK, and
+ * the ids would take it past 80 columns: the CHECK's rows and its
+ * check_result line say which CHECK it answered.
+ */
+static void
+short_digest(struct text *t, struct fields *fs, struct field *from)
+{
+	struct field *digest = take(fs, "digest");
+
+	(void)take(fs, "re");
+	puts_text(t, " DIGEST");
+	if (from != NULL) {
+		puts_text(t, " from");
+		put_value(t, from);
+	}
+	put_value(t, digest);
+	put_rest(t, fs);
+}
+
 static void
 short_message(struct text *t, struct fields *fs, int with_from)
 {
 	struct field *id = take(fs, "id"), *from = take(fs, "from");
 	struct field *type = take(fs, "type"), *order = NULL, *key, *found;
-	struct field *value;
+	struct field *value, *digest;
 
+	if (value_is(type, "DIGEST")) {
+		short_digest(t, fs, with_from ? from : NULL);
+		return;
+	}
 	if (value_is(type, "SET") || value_is(type, "GET") ||
 	    value_is(type, "PRINT"))
 		order = take(fs, "order");
@@ -283,7 +307,9 @@ short_message(struct text *t, struct fields *fs, int with_from)
 		put(t, "=", 1);
 		put(t, value->value, value->value_len);
 	}
+	digest = take(fs, "digest");	/* a PRINT's: 16 hex digits say it */
 	put_rest(t, fs);
+	put_value(t, digest);
 	if (from != NULL && with_from) {
 		puts_text(t, " from");
 		put_value(t, from);

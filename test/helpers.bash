@@ -45,6 +45,7 @@ kvmc_setup() {
 	unset NODE_ID MULTICAST_GROUP MULTICAST_PORT MULTICAST_TTL \
 		LOG_LEVEL HELLO_INTERVAL CHECK_WINDOW SIM_DELAY SIM_LOSS SIM_SEED
 	unset STORE_LIMIT
+	unset LOG_FORMAT NO_COLOR
 	# No test traffic may leave the loopback interface; and a node that a
 	# test runs without --port still uses this test's port.
 	export MULTICAST_IF=127.0.0.1 MULTICAST_PORT=$PORT
@@ -134,7 +135,8 @@ launch() {
 wait_ready() {
 	local name=$1 end
 	end=$(deadline "$WAIT")
-	until grep -q 'event=ready' "$BATS_TEST_TMPDIR/$name.log"; do
+	# event=ready, or the short form's " ready" (LOG_FORMAT=text).
+	until grep -Eq '(event=| )ready( |$)' "$BATS_TEST_TMPDIR/$name.log"; do
 		if ! kill -0 "${NODE_PID[$name]}" 2>/dev/null; then
 			echo "# node $name exited before it was ready; its log:" >&2
 			cat "$BATS_TEST_TMPDIR/$name.log" >&2
