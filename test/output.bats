@@ -222,3 +222,25 @@ fill_stdout() {
 	done
 	unset "NODE_PID[n1]"
 }
+
+@test "without /proc (the static binary in an empty chroot) a stuck stdout still costs lines, not the node" {
+	((EUID == 0)) || skip "chroot needs root"
+	timeout 300 make -s -C "$REPO" static >&2 ||
+		skip "make static cannot build kvmc-static here"
+	root=$BATS_TEST_TMPDIR/root
+	mkdir "$root"
+	cp "$REPO/kvmc-static" "$root/"
+	start_node n2
+	stuck_fifo n1.pipe
+	KVMC_CMD=(chroot "$root" /kvmc-static)
+	NODE_OUT=$BATS_TEST_TMPDIR/n1.pipe start_node n1
+	KVMC_CMD=("$KVMC")
+	fill_stdout n1
+	answers_check n1
+	drain n1.pipe "$BATS_TEST_TMPDIR/drained"
+	wait_log n1 'event=output_dropped stream=stdout lines=[1-9]'
+	help=$(printf 'HELP\n' | "$KVMC" --node-id h --port "$PORT" 2>/dev/null)
+	run grep -cvxF -- "$help" "$BATS_TEST_TMPDIR/drained"
+	assert_eq "$output" 0 "lines that are not whole HELP lines"
+	stops_at_once n1
+}
