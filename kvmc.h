@@ -48,13 +48,13 @@ enum log_format { LOG_FORMAT_AUTO, LOG_FORMAT_LOGFMT, LOG_FORMAT_TEXT };
 /*
  * Output (SPEC section 1): log.c holds at most LOG_HOLD bytes of the
  * lines of one wakeup, and out.c queues at most OUT_QUEUE_MAX per
- * stream, so no stream ever holds more than 1 MiB. At exit the readers
- * get at most OUT_CLOSE_MS to take what waits.
+ * stream, so no stream ever holds more than 1 MiB. At exit a reader that
+ * is reading gets at most OUT_CLOSE_MS to take what waits.
  */
 enum out_stream { OUT_STDOUT, OUT_STDERR };
 #define LOG_HOLD	(64 * 1024)
 #define OUT_QUEUE_MAX	(1024 * 1024 - LOG_HOLD)
-#define OUT_CLOSE_MS	200
+#define OUT_CLOSE_MS	100
 
 /* Wire types, in the order of SPEC section 3. */
 enum msg_type {

@@ -69,6 +69,7 @@ struct sink {
 	size_t		 head;
 	size_t		 len;
 	size_t		 cap;		/* allocated, up to OUT_QUEUE_MAX */
+	uint64_t	 moved;		/* monotonic ms: the reader last took some */
 };
 
 struct stream {
@@ -84,6 +85,15 @@ static struct stream	streams[2] = {
 	{ &sinks[1], "stderr", 0, 0 },
 };
 static int		initialized;
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void
 on_guard(int sig)
@@ -252,6 +262,7 @@ drain(struct sink *k)
 		if (n > 0) {
 			k->head += (size_t)n;
 			k->len -= (size_t)n;
+			k->moved = mono_ms();
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -300,6 +311,8 @@ queue(struct sink *k, const char *buf, size_t len)
 {
 	if (k->kind == SINK_GONE)
 		return 0;
+	if (k->len == 0)
+		k->moved = mono_ms();	/* the wait for the reader starts */
 	if (!make_room(k, len)) {
 		drain(k);
 		if (k->kind == SINK_GONE)
@@ -380,19 +393,19 @@ out_dropped_lines(void)
 	return streams[0].total + streams[1].total;
 }
 
-static uint64_t
-mono_ms(void)
+/* Bytes wait, and the reader took some within the last OUT_CLOSE_MS. */
+static int
+worth_waiting(const struct sink *k, uint64_t now)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return k->len > 0 && k->kind != SINK_GONE &&
+	    now - k->moved < OUT_CLOSE_MS;
 }
 
 /*
- * The last flush: waits for the readers at most OUT_CLOSE_MS, so that
- * a stop stays immediate, then lets go of everything. Output after this
- * is discarded.
+ * The last flush: waits at most OUT_CLOSE_MS for readers that are
+ * reading (one that took nothing for as long is not waited for at all),
+ * so that a stop stays immediate; then lets go of everything. Output
+ * after this is discarded.
  */
 void
 out_close(void)
@@ -404,11 +417,11 @@ out_close(void)
 
 	for (;;) {
 		out_flush();
+		now = mono_ms();
 		n = 0;
 		for (i = 0; i < 2; i++)
-			if (sinks[i].len > 0 && sinks[i].kind != SINK_GONE)
+			if (worth_waiting(&sinks[i], now))
 				pfd[n++] = (struct pollfd){ sinks[i].fd, POLLOUT, 0 };
-		now = mono_ms();
 		if (n == 0 || now >= end)
 			break;
 		/* EINTR, a timeout: the deadline decides. */
