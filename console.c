@@ -30,6 +30,9 @@
 #define KEY_BACKSPACE	0x7f
 #define KEY_ESC		0x1b
 
+/* The console whose prompt a burst of log lines takes off the screen. */
+static struct console *spilling;
+
 /* The terminal's modes before the console changed them; restored at exit. */
 static struct termios saved_modes;
 static int modes_changed;
@@ -37,12 +40,28 @@ static int esc_state;		/* inside an escape sequence: skip it */
 
 /* ---- the screen ---- */
 
-/* Every byte for stdout goes through here; one that cannot go is dropped. */
+/*
+ * Every byte for stdout goes through here, to out.c's queue: whole lines
+ * as lines (dropped and counted whole when the reader lags far behind),
+ * the prompt and what is being typed as bytes. Written before the wait.
+ */
 static void
 console_write(const char *buf, size_t len)
 {
-	(void)fwrite(buf, 1, len, stdout);
-	(void)fflush(stdout);
+	const char *nl;
+	size_t n;
+
+	while (len > 0) {
+		nl = memchr(buf, '\n', len);
+		if (nl == NULL) {
+			out_bytes(OUT_STDOUT, buf, len);
+			return;
+		}
+		n = (size_t)(nl - buf) + 1;
+		out_line(OUT_STDOUT, buf, n);
+		buf += n;
+		len -= n;
+	}
 }
 
 static void
@@ -75,6 +94,18 @@ show_prompt(struct node *nd)
 	console_puts(PROMPT);
 	console_puts(shown);
 	con->prompt_shown = 1;
+}
+
+/*
+ * More log lines in one wakeup than log.c holds: they go out now, with
+ * the prompt off the screen; console_flush draws it again before the wait.
+ */
+static void
+spill_logs(void)
+{
+	if (spilling != NULL)
+		hide_prompt(spilling);
+	log_flush();
 }
 
 /*
@@ -116,15 +147,15 @@ user_error(struct node *nd, const char *fmt, ...)
 static void
 user_error(struct node *nd, const char *fmt, ...)
 {
+	char text[512];
 	va_list ap;
 
-	hide_prompt(&nd->console);
-	log_flush();
-	fputs("error: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	hide_prompt(&nd->console);
+	/* Held with the log lines: it keeps its place among them. */
+	log_text("error: %s", text);
 	log_flush();
 }
 
@@ -454,6 +485,8 @@ console_init(struct node *nd)
 	    (!S_ISCHR(st.st_mode) || con->interactive);
 	if (con->interactive)
 		take_terminal();
+	spilling = con;
+	log_set_spill(spill_logs);
 }
 
 /* The node stops: the last lines go below the prompt; the modes go back. */
@@ -462,4 +495,6 @@ console_close(struct node *nd)
 {
 	hide_prompt(&nd->console);
 	restore_modes();
+	log_set_spill(NULL);
+	spilling = NULL;
 }

@@ -108,28 +108,37 @@ stopped_by_signal(struct node *nd)
 	return 1;
 }
 
-/* Waits for the socket, stdin or the nearest timer. Returns -1 on error. */
+/*
+ * Waits for the socket, stdin, the nearest timer, or a reader that takes
+ * waiting output (out.c); writes to that reader. Returns -1 on error.
+ */
 static int
 wait_events(struct node *nd, fd_set *readable, const sigset_t *wait_mask)
 {
 	struct timespec ts;
+	fd_set writable;
 	char err[256];
-	int fd = nd->net.fd;
+	int fd = nd->net.fd, maxfd = fd;
 
 	FD_ZERO(readable);
 	FD_SET(fd, readable);
 	if (nd->console.reads_stdin)
 		FD_SET(STDIN_FILENO, readable);
 	console_flush(nd);
-	if (pselect(fd + 1, readable, NULL, NULL, next_timeout(nd, &ts),
-	    wait_mask) == -1) {
+	out_flush();
+	FD_ZERO(&writable);
+	out_watch(&writable, &maxfd);
+	if (pselect(maxfd + 1, readable, &writable, NULL,
+	    next_timeout(nd, &ts), wait_mask) == -1) {
 		FD_ZERO(readable);
 		if (errno != EINTR) {
 			log_event(LOG_ERROR, "select_error", "err=%s",
 			    log_err(errno, err, sizeof(err)));
 			return -1;
 		}
+		return 0;
 	}
+	out_on_writable(&writable);
 	return 0;
 }
 
@@ -191,7 +200,8 @@ main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "trace") == 0)
 		return trace_main(argc - 1, argv + 1);
 	load_settings(&set, argc, argv);
-	log_init(set.node_id, set.log_level);
+	out_init();
+	log_init(set.node_id, set.log_level, set.log_format);
 	setup_signals(&wait_mask);
 	nd = node_new(&set);
 	if (node_start(nd) == 0) {
@@ -201,6 +211,7 @@ main(int argc, char **argv)
 		log_flush();
 	} else
 		console_close(nd);
+	out_close();
 	node_free(nd);
 	return status;
 }

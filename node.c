@@ -549,14 +549,15 @@ log_start(const struct node *nd)
 	msg_escape(loss, sizeof(loss), l, strlen(l));
 	log_always("start", "version=%s group=%s port=%u ttl=%d interface=%s "
 	    "log_level=%s input=%s hello_interval=%u check_window=%u "
-	    "store_limit=%llu "
+	    "store_limit=%llu log_format=%s "
 	    "sim_delay=%s sim_loss=%s sim_seed=%llu", KVMC_VERSION, group,
 	    nd->set.net.port, nd->set.net.ttl, iface,
 	    log_level_name(nd->set.log_level),
 	    nd->console.reads_stdin ? "yes" : "no",
 	    nd->set.hello_interval, nd->set.check_window,
-	    (unsigned long long)nd->set.store_limit, delay, loss,
-	    (unsigned long long)nd->set.sim.seed);
+	    (unsigned long long)nd->set.store_limit,
+	    log_format_name(nd->set.log_format),
+	    delay, loss, (unsigned long long)nd->set.sim.seed);
 }
 
 /* Which step failed, on what, and the system's reason: for exit 1. */
@@ -567,8 +568,9 @@ net_failed(const struct node *nd)
 	int saved = errno;
 
 	inet_ntop(AF_INET, &nd->set.net.group, group, sizeof(group));
-	fprintf(stderr, "kvmc: %s failed (group %s, port %u, interface %s): "
-	    "%s\n", nd->net.failed, group, nd->set.net.port,
+	/* Held with the log lines, so that it comes after the start line. */
+	log_text("kvmc: %s failed (group %s, port %u, interface %s): "
+	    "%s", nd->net.failed, group, nd->set.net.port,
 	    nd->set.interface ? nd->set.interface : "the kernel's choice",
 	    strerror(saved));
 }
@@ -582,8 +584,8 @@ node_start(struct node *nd)
 {
 	log_start(nd);
 	if (net_open(&nd->net, &nd->set.net) == -1) {
-		log_flush();
 		net_failed(nd);
+		log_flush();
 		return -1;
 	}
 	log_always("ready", "rcvbuf=%d", nd->net.rcvbuf);
@@ -617,7 +619,8 @@ node_log_stop(const struct node *nd)
 		snprintf(why, sizeof(why), "reason=%s",
 		    nd->stop_reason ? nd->stop_reason : "error");
 	log_always("stop", "%s received=%llu rejected=%llu order=%llu "
-	    "kernel_drops=%u", why, (unsigned long long)nd->received,
-	    (unsigned long long)nd->rejected, (unsigned long long)nd->order,
-	    (unsigned)nd->net.kernel_drops);
+	    "kernel_drops=%u dropped_lines=%llu", why,
+	    (unsigned long long)nd->received, (unsigned long long)nd->rejected,
+	    (unsigned long long)nd->order, (unsigned)nd->net.kernel_drops,
+	    (unsigned long long)out_dropped_lines());
 }
