@@ -66,7 +66,7 @@ test/rawsend test/flood: %: %.c
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
-    $(OBJDIR)/log.o $(OBJDIR)/msg.o
+    $(OBJDIR)/log.o $(OBJDIR)/out.o $(OBJDIR)/msg.o
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 test/peers_test: test/peers_test.c $(OBJDIR)/peers.o $(OBJDIR)/log.o \
