@@ -70,6 +70,7 @@ struct sink {
 	size_t		 len;
 	size_t		 cap;		/* allocated, up to OUT_QUEUE_MAX */
 	uint64_t	 moved;		/* monotonic ms: the reader last took some */
+	int		 blocked;	/* it took nothing: wait for the loop */
 };
 
 struct stream {
@@ -266,8 +267,10 @@ drain(struct sink *k)
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR))
+		    errno == EINTR)) {
+			k->blocked = 1;
 			return;
+		}
 		k->kind = SINK_GONE;
 		k->len = 0;
 	}
@@ -314,7 +317,8 @@ queue(struct sink *k, const char *buf, size_t len)
 	if (k->len == 0)
 		k->moved = mono_ms();	/* the wait for the reader starts */
 	if (!make_room(k, len)) {
-		drain(k);
+		if (!k->blocked)
+			drain(k);
 		if (k->kind == SINK_GONE)
 			return 0;
 		if (!make_room(k, len))
@@ -322,8 +326,12 @@ queue(struct sink *k, const char *buf, size_t len)
 	}
 	memcpy(k->buf + k->head + k->len, buf, len);
 	k->len += len;
-	/* A burst reaches a reader that keeps up without waiting for the loop. */
-	if (k->len >= EAGER_BYTES)
+	/*
+	 * A burst reaches a reader that keeps up without waiting for the
+	 * loop; one that has just taken nothing is not asked again before
+	 * the loop's next flush.
+	 */
+	if (k->len >= EAGER_BYTES && !k->blocked)
 		drain(k);
 	return 0;
 }
@@ -355,8 +363,12 @@ out_bytes(enum out_stream s, const char *buf, size_t len)
 void
 out_flush(void)
 {
-	drain(&sinks[0]);
-	drain(&sinks[1]);
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		sinks[i].blocked = 0;
+		drain(&sinks[i]);
+	}
 }
 
 /* Adds the descriptors that have bytes waiting to the loop's write set. */
@@ -382,8 +394,10 @@ out_on_writable(const fd_set *writable)
 
 	for (i = 0; i < 2; i++)
 		if (sinks[i].len > 0 && sinks[i].kind != SINK_GONE &&
-		    FD_ISSET(sinks[i].fd, writable))
+		    FD_ISSET(sinks[i].fd, writable)) {
+			sinks[i].blocked = 0;
 			drain(&sinks[i]);
+		}
 }
 
 /* Lines dropped on both streams since the start: for the stop line. */
