@@ -340,10 +340,11 @@ png_colours() {
 	start_replica node2 --hello-interval 0
 	# node1 on a pseudo-terminal, as `docker run -t` gives it: log lines
 	# and the prompt on one stream, CR LF line ends, the prompt redrawn.
+	# trace reads logfmt: on a terminal that takes LOG_FORMAT=logfmt.
 	mkfifo "$T/tty.in"
 	local fd
 	exec {fd}<>"$T/tty.in"
-	script -qfec "env MULTICAST_IF=127.0.0.1 $KVMC --node-id node1 \
+	script -qfec "env MULTICAST_IF=127.0.0.1 LOG_FORMAT=logfmt $KVMC --node-id node1 \
 		--port $PORT --hello-interval 0" "$T/tty.out" \
 		<"$T/tty.in" >/dev/null 3>&- &
 	EXTRA_PIDS+=($!)
