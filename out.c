@@ -126,14 +126,23 @@ install_guard(void)
 	sigaction(SIGALRM, &sa, NULL);
 }
 
-/* A private non-blocking description of what fd leads to, or -1. */
+/*
+ * A private non-blocking description of what fd leads to, or -1. Never
+ * on fd 0-2: with stdin closed it would take fd 0 and pass for stdin.
+ */
 static int
 reopen_nonblocking(int fd)
 {
 	char path[64];
+	int new, high;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	new = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (new == -1 || new > STDERR_FILENO)
+		return new;
+	high = fcntl(new, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	close(new);
+	return high;
 }
 
 static void
