@@ -129,7 +129,7 @@ main(void)
 	char id[32];
 	int i;
 
-	log_init("test", LOG_WARN);	/* no peer_up lines */
+	log_init("test", LOG_WARN, LOG_FORMAT_LOGFMT);	/* no peer_up lines */
 	peers_init(&p, INTERVAL);
 	compare(&p);
 	for (step = 0; step < 30000; step++) {
