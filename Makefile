@@ -11,7 +11,7 @@ HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now
 
 SRCS	 = kvmc.c node.c console.c settings.c net.c kv.c msg.c log.c seen.c \
-	   siphash.c sim.c check.c peers.c cmd.c trace.c
+	   siphash.c sim.c check.c peers.c cmd.c trace.c order.c
 
 # make test SANITIZE=1: the same suite against an ASan+UBSan build.
 # The static binary never carries the sanitizers: it keeps the caller's flags.
