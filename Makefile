@@ -60,9 +60,9 @@ kvmc-static: $(SRCS) kvmc.h
 	mv -f $@.tmp $@
 
 # The test programs, with the project's flags like everything else.
-TESTPROGS = test/rawsend test/flood test/kv_test test/peers_test
+TESTPROGS = test/rawsend test/rawrecv test/flood test/kv_test test/peers_test
 
-test/rawsend test/flood: %: %.c
+test/rawsend test/rawrecv test/flood: %: %.c
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
