@@ -795,26 +795,45 @@ total_apply(struct order *o, struct pending *p, uint64_t n)
 	window_clear(o, n);
 }
 
+/* gseq n can go: its ORDER and command are in hand, or it was applied. */
+static int
+total_whole(const struct order *o, uint64_t n)
+{
+	const struct pending *p = window_at(o, n);
+
+	return p != NULL && (p->cmd != NULL || already_applied(o, p));
+}
+
+/*
+ * Takes gseq n, the next one, when whole: applies its command, or, when
+ * that was applied already, counts it as applied. Returns 0 if not whole.
+ */
+static int
+total_take(struct order *o, uint64_t n)
+{
+	struct pending *p = window_at(o, n);
+
+	if (p == NULL)
+		return 0;
+	if (already_applied(o, p)) {
+		o->total->done = n;	/* nothing is ever applied twice */
+		window_clear(o, n);
+		return 1;
+	}
+	if (p->cmd == NULL)
+		return 0;
+	total_apply(o, p, n);
+	return 1;
+}
+
 /* Applies gseq done + 1, done + 2 ... while both halves are in hand. */
 static void
 total_drain(struct order *o, uint64_t now)
 {
 	struct total *t = o->total;
-	struct pending *p;
-	uint64_t n;
 
-	for (;;) {
-		n = t->done + 1;
-		if ((p = window_at(o, n)) == NULL)
-			break;
-		if (already_applied(o, p)) {
-			t->done = n;	/* nothing is ever applied twice */
-			window_clear(o, n);
-		} else if (p->cmd != NULL)
-			total_apply(o, p, n);
-		else
-			break;
-	}
+	while (total_take(o, t->done + 1))
+		continue;
 	if (t->known > t->done)
 		arm(&t->nack_due, now);
 }
@@ -825,21 +844,16 @@ total_skip(struct order *o, uint64_t upto)
 {
 	struct total *t = o->total;
 	uint64_t n, first = 0, end = upto;
-	struct pending *p;
 
 	if (end - t->done > ORDER_KEPT)	/* nothing is held beyond that */
 		end = t->done + ORDER_KEPT;
 	for (n = t->done + 1; n <= end; n++) {
-		p = window_at(o, n);
-		if (p != NULL && (p->cmd != NULL || already_applied(o, p))) {
+		if (total_whole(o, n)) {
 			if (first != 0)
 				log_gap_lost(o->sequencer, first, n - 1);
 			first = 0;
-			if (already_applied(o, p)) {
-				t->done = n;
-				window_clear(o, n);
-			} else
-				total_apply(o, p, n);
+			t->done = n - 1;
+			total_take(o, n);
 			continue;
 		}
 		if (first == 0)
@@ -1229,11 +1243,16 @@ static void
 total_free(struct order *o)
 {
 	struct total *t = o->total;
+	struct pending *p, *next;
 	size_t i;
 
-	for (i = 0; i < POOL_BUCKETS; i++)
-		while (t->bucket[i] != NULL)
-			pool_remove(o, t->bucket[i]);
+	for (i = 0; i < POOL_BUCKETS; i++) {
+		for (p = t->bucket[i]; p != NULL; p = next) {
+			next = p->next;
+			free(p->cmd);
+			free(p);
+		}
+	}
 	for (i = 0; i < ORDER_KEPT; i++)
 		kept_free(&t->orders[i]);
 	seen_free(&t->applied);

@@ -35,14 +35,21 @@ main(int argc, char **argv)
 	struct ip_mreq mreq;
 	int s, one = 1;
 	ssize_t n;
+	char *end;
+	long port;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: rawrecv GROUP PORT\n");
 		return 1;
 	}
+	port = strtol(argv[2], &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535) {
+		fprintf(stderr, "rawrecv: bad port '%s'\n", argv[2]);
+		return 1;
+	}
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
-	addr.sin_port = htons((unsigned short)atoi(argv[2]));
+	addr.sin_port = htons((unsigned short)port);
 	if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1)
 		return fail("group");
 	mreq.imr_multiaddr = addr.sin_addr;
