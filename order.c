@@ -258,13 +258,15 @@ stream_drop_held(struct order *o, struct stream *s)
 	o->held -= s->nheld;
 	while (s->nheld > 0)
 		free(s->held[--s->nheld]);
+	free(s->held);
+	s->held = NULL;
+	s->cap = 0;
 }
 
 static void
 stream_free(struct order *o, struct stream *s)
 {
 	stream_drop_held(o, s);
-	free(s->held);
 	free(s);
 }
 
@@ -372,6 +374,11 @@ stream_pop(struct order *o, struct stream *s)
 
 	memmove(s->held, s->held + 1, --s->nheld * sizeof(*s->held));
 	o->held--;
+	if (s->nheld == 0) {	/* an idle stream keeps no array */
+		free(s->held);
+		s->held = NULL;
+		s->cap = 0;
+	}
 	return h;
 }
 
