@@ -560,16 +560,19 @@ stream_timer(struct order *o, struct stream *s, uint64_t now)
 
 static void
 sequence(struct order *o, struct stream *s, const struct msg *m,
-    const char *wire, size_t len, uint64_t now);
+    const char *wire, size_t len, int was_held, uint64_t now);
 
-/* The command is next in its stream: apply it, or (sequencer) order it. */
+/*
+ * The command is next in its stream: apply it, or (sequencer) order it.
+ * was_held: it waited, and its one hold line is written.
+ */
 static void
 deliver(struct order *o, struct stream *s, const struct msg *m,
-    const char *wire, size_t len, uint64_t now)
+    const char *wire, size_t len, int was_held, uint64_t now)
 {
 	s->done = m->seq;
 	if (o->mode == ORDER_TOTAL)
-		sequence(o, s, m, wire, len, now);
+		sequence(o, s, m, wire, len, was_held, now);
 	else
 		o->io.apply(o->io.ctx, m, 0);
 }
@@ -612,7 +615,7 @@ drain_stream(struct order *o, struct stream *s, uint64_t now)
 		if (!deps_met(o, &m))
 			break;
 		h = stream_pop(o, s);
-		deliver(o, s, &m, h->wire, h->len, now);
+		deliver(o, s, &m, h->wire, h->len, 1, now);
 		free(h);
 		n++;
 	}
@@ -648,7 +651,7 @@ stream_skip(struct order *o, struct stream *s, uint64_t upto, uint64_t now)
 		if (h->seq > next)
 			log_gap_lost(s->id, next, h->seq - 1);
 		held_decode(h, &m);
-		deliver(o, s, &m, h->wire, h->len, now);
+		deliver(o, s, &m, h->wire, h->len, 1, now);
 		next = h->seq + 1;
 		free(h);
 	}
@@ -690,7 +693,7 @@ stream_command(struct order *o, struct stream *s, const struct msg *m,
 		return ORDER_DONE;
 	}
 	if (m->seq == s->done + 1 && deps_met(o, m))
-		deliver(o, s, m, wire, len, now);
+		deliver(o, s, m, wire, len, 0, now);
 	else {
 		if (held_full(o, m))
 			return ORDER_FORGET;
@@ -890,7 +893,7 @@ total_known(struct order *o, uint64_t n, uint64_t now)
 /* A command that waits for its ORDER, or that its ORDER waited for. */
 static enum order_verdict
 pool_command(struct order *o, const struct msg *m, const char *wire,
-    size_t len, uint64_t now)
+    size_t len, int was_held, uint64_t now)
 {
 	unsigned char id[16];
 	struct pending *p;
@@ -908,6 +911,7 @@ pool_command(struct order *o, const struct msg *m, const char *wire,
 	if (p == NULL)
 		p = pool_add(o, id);
 	p->cmd = held_new(m->seq, wire, len);
+	p->hold_logged |= was_held;	/* one hold line per command */
 	o->held++;
 	if (p->gseq > o->total->done + 1 && !p->hold_logged) {
 		p->hold_logged = 1;
@@ -924,7 +928,7 @@ pool_command(struct order *o, const struct msg *m, const char *wire,
  */
 static void
 sequence(struct order *o, struct stream *s, const struct msg *m,
-    const char *wire, size_t len, uint64_t now)
+    const char *wire, size_t len, int was_held, uint64_t now)
 {
 	struct total *t = o->total;
 	struct msg order = { .type = MSG_ORDER,
@@ -945,7 +949,7 @@ sequence(struct order *o, struct stream *s, const struct msg *m,
 	k->named = xmalloc(len);
 	memcpy(k->named, wire, len);
 	k->named_len = len;
-	pool_command(o, m, wire, len, now);
+	pool_command(o, m, wire, len, was_held, now);
 }
 
 static void
@@ -1080,7 +1084,7 @@ order_receive(struct order *o, const struct msg *m, const char *wire,
 	}
 	if (o->mode != ORDER_TOTAL || (is_sequencer(o) && m->seq > s->done))
 		return stream_command(o, s, m, wire, len, now);
-	return pool_command(o, m, wire, len, now);
+	return pool_command(o, m, wire, len, 0, now);
 }
 
 /* ---- sending ---- */
