@@ -60,7 +60,8 @@ kvmc-static: $(SRCS) kvmc.h
 	mv -f $@.tmp $@
 
 # The test programs, with the project's flags like everything else.
-TESTPROGS = test/rawsend test/rawrecv test/flood test/kv_test test/peers_test
+TESTPROGS = test/rawsend test/rawrecv test/flood test/kv_test test/peers_test \
+	    test/order_test
 
 test/rawsend test/rawrecv test/flood: %: %.c
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
@@ -71,6 +72,10 @@ test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
 
 test/peers_test: test/peers_test.c $(OBJDIR)/peers.o $(OBJDIR)/log.o \
     $(OBJDIR)/msg.o
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+test/order_test: test/order_test.c $(OBJDIR)/order.o $(OBJDIR)/msg.o \
+    $(OBJDIR)/seen.o $(OBJDIR)/siphash.o $(OBJDIR)/log.o
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 test: test-deps kvmc kvmc-static $(TESTPROGS)

@@ -109,3 +109,19 @@ lossy() {
 	assert_eq "$(ids node3)" "$(ids node1)" "node3's order"
 	assert_eq "$(check_until node1 3)" "CONSISTENT (3 nodes)"
 }
+
+@test "total soak: two writers, one lossy node, every node applies all in one order" {
+	local opts=(--ordering total --sequencer node1 --hello-interval 300)
+	start_node node1 "${opts[@]}"
+	start_node node2 "${opts[@]}"
+	start_node node3 "${opts[@]}" --sim-loss 0.2 --sim-seed 11
+	for i in $(seq 1 1000); do echo "SET a$i $i"; done >&"${NODE_FD[node1]}" &
+	for i in $(seq 1 1000); do echo "SET b$i $i"; done >&"${NODE_FD[node2]}"
+	wait
+	for n in node1 node2 node3; do
+		wait_count $n 'event=apply order=' 2000 120
+	done
+	assert_eq "$(ids node2)" "$(ids node1)" "node2's order"
+	assert_eq "$(ids node3)" "$(ids node1)" "node3's order"
+	assert_eq "$(check_until node1 3)" "CONSISTENT (3 nodes)"
+}
