@@ -115,9 +115,12 @@ lossy() {
 	start_node node1 "${opts[@]}"
 	start_node node2 "${opts[@]}"
 	start_node node3 "${opts[@]}" --sim-loss 0.2 --sim-seed 11
+	# Both write at once (wait for the writer by its pid: a bare `wait`
+	# would wait for the nodes too).
 	for i in $(seq 1 1000); do echo "SET a$i $i"; done >&"${NODE_FD[node1]}" &
+	writer=$!
 	for i in $(seq 1 1000); do echo "SET b$i $i"; done >&"${NODE_FD[node2]}"
-	wait
+	wait "$writer"
 	for n in node1 node2 node3; do
 		wait_count $n 'event=apply order=' 2000 120
 	done
