@@ -843,7 +843,7 @@ total_drain(struct order *o, uint64_t now)
 	struct total *t = o->total;
 
 	while (total_take(o, t->done + 1))
-		continue;
+		;	/* each takes the next one */
 	if (t->known > t->done)
 		arm(&t->nack_due, now);
 }
