@@ -128,3 +128,26 @@ lossy() {
 	assert_eq "$(ids node3)" "$(ids node1)" "node3's order"
 	assert_eq "$(check_until node1 3)" "CONSISTENT (3 nodes)"
 }
+
+@test "an idle node in an ordered mode uses no CPU, its gaps filled" {
+	local mode
+	for mode in fifo causal total; do
+		start_node "$mode" --ordering "$mode" --sequencer "$mode" --hello-interval 0
+		send_line "$mode" "SET a 1"
+		wait_log "$mode" 'event=apply order=1'
+	done
+	local before=() after=() hz
+	hz=$(getconf CLK_TCK)
+	for mode in fifo causal total; do before+=("$(cpu_ticks "${NODE_PID[$mode]}")"); done
+	# The measurement window, spent as a wait under a deadline for a node
+	# to exit - which it must not.
+	run -124 timeout 1.5 tail --pid="${NODE_PID[fifo]}" -f /dev/null
+	for mode in fifo causal total; do after+=("$(cpu_ticks "${NODE_PID[$mode]}")"); done
+	for i in 0 1 2; do
+		((after[i] - before[i] <= hz / 10)) || {
+			echo "# node $i: $((after[i] - before[i])) ticks (at $hz/s) in 1.5 s idle" >&2
+			return 1
+		}
+	done
+	assert_no_log fifo 'event=nack'
+}
