@@ -11,7 +11,7 @@ HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 LDHARDEN = -pie -Wl,-z,relro,-z,now
 
 SRCS	 = kvmc.c node.c console.c settings.c net.c kv.c msg.c log.c seen.c \
-	   siphash.c sim.c check.c peers.c cmd.c trace.c out.c
+	   siphash.c sim.c check.c peers.c cmd.c trace.c out.c order.c
 
 # make test SANITIZE=1: the same suite against an ASan+UBSan build.
 # The static binary never carries the sanitizers: it keeps the caller's flags.
@@ -60,9 +60,10 @@ kvmc-static: $(SRCS) kvmc.h
 	mv -f $@.tmp $@
 
 # The test programs, with the project's flags like everything else.
-TESTPROGS = test/rawsend test/flood test/kv_test test/peers_test
+TESTPROGS = test/rawsend test/rawrecv test/flood test/kv_test test/peers_test \
+	    test/order_test
 
-test/rawsend test/flood: %: %.c
+test/rawsend test/rawrecv test/flood: %: %.c
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
@@ -71,6 +72,10 @@ test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
 
 test/peers_test: test/peers_test.c $(OBJDIR)/peers.o $(OBJDIR)/log.o \
     $(OBJDIR)/out.o $(OBJDIR)/msg.o
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+test/order_test: test/order_test.c $(OBJDIR)/order.o $(OBJDIR)/msg.o $(OBJDIR)/out.o \
+    $(OBJDIR)/seen.o $(OBJDIR)/siphash.o $(OBJDIR)/log.o
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 test: test-deps kvmc kvmc-static $(TESTPROGS)

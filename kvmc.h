@@ -33,6 +33,8 @@
 #define STORE_LIMIT_DEFAULT	268435456ULL	/* bytes of keys and values */
 #define STORE_LIMIT_MIN		1024ULL
 #define STORE_LIMIT_MAX		(1ULL << 40)
+#define ORDER_KEPT	4096	/* own commands (and ORDERs) kept to resend */
+#define ORDER_HELD_MAX	65536	/* commands held back, in all */
 
 /*
  * Escaping makes at most three bytes of one, so this holds any escaped key
@@ -58,9 +60,10 @@ enum out_stream { OUT_STDOUT, OUT_STDERR };
 
 /* Wire types, in the order of SPEC section 3. */
 enum msg_type {
-	MSG_SET, MSG_GET, MSG_PRINT, MSG_CHECK, MSG_DIGEST, MSG_HELLO
+	MSG_SET, MSG_GET, MSG_PRINT, MSG_CHECK, MSG_DIGEST, MSG_HELLO,
+	MSG_ORDER, MSG_NACK	/* section 10 */
 };
-#define MSG_NTYPES	(MSG_HELLO + 1)
+#define MSG_NTYPES	(MSG_NACK + 1)
 
 /* Reject reasons, in SPEC precedence order: the first that applies wins. */
 enum msg_reason {
@@ -68,8 +71,18 @@ enum msg_reason {
 	MSG_TOO_LONG, MSG_NO_NEWLINE, MSG_BAD_BYTE, MSG_BAD_FIELD,
 	MSG_BAD_VERSION, MSG_UNKNOWN_FIELD, MSG_DUPLICATE_FIELD,
 	MSG_BAD_ESCAPE, MSG_BAD_TYPE, MSG_BAD_ID, MSG_BAD_FROM, MSG_BAD_KEY,
-	MSG_BAD_VALUE, MSG_MISSING_FIELD, MSG_UNEXPECTED_FIELD
+	MSG_BAD_VALUE, MSG_MISSING_FIELD, MSG_UNEXPECTED_FIELD,
+	MSG_ORDERING_MISMATCH	/* not the codec's: the mode check after it */
 };
+
+/* The optional fields of section 10 a message carries (struct msg has). */
+#define MSG_HAS_INC	0x1u
+#define MSG_HAS_SEQ	0x2u
+#define MSG_HAS_VC	0x4u
+#define MSG_HAS_GSEQ	0x8u
+
+/* What a NACK asks for: commands by their seq, or ORDERs by their gseq. */
+enum msg_of { MSG_OF_NONE, MSG_OF_SEQ, MSG_OF_GSEQ };
 
 /*
  * One decoded message. Strings are NUL-terminated; key and value also
@@ -84,10 +97,22 @@ struct msg {
 	size_t		key_len;
 	char		value[WIRE_MAX];
 	size_t		value_len;
-	char		re[UUID_LEN + 1];	/* DIGEST: the CHECK's id */
+	char		re[UUID_LEN + 1];	/* DIGEST: the CHECK's id;
+						   ORDER: the command's */
 	uint64_t	digest;			/* DIGEST */
 	uint64_t	entries;		/* DIGEST */
 	uint64_t	order;			/* DIGEST */
+	/* Section 10, the ordered modes: */
+	unsigned	has;			/* MSG_HAS_*: which are present */
+	uint64_t	inc;			/* the sender's run */
+	uint64_t	seq;			/* command: its number in the run */
+	uint64_t	gseq;			/* ORDER, sequencer's HELLO */
+	char		vc[WIRE_MAX];		/* causal: "id:n,id:n" as sent */
+	size_t		vc_len;
+	char		to[NODE_ID_MAX + 1];	/* NACK: the node asked */
+	enum msg_of	of;			/* NACK */
+	uint64_t	first;			/* NACK: the numbers asked for */
+	uint64_t	last;
 };
 
 /* The multicast endpoint of one node. */
@@ -167,6 +192,39 @@ struct peers {
 	uint64_t	 silent_after;	/* ms */
 };
 
+/* SPEC section 10: when a node applies commands. */
+enum order_mode { ORDER_NONE, ORDER_FIFO, ORDER_CAUSAL, ORDER_TOTAL };
+
+/* What the node does with a message after order_receive(). */
+enum order_verdict {
+	ORDER_PASS,	/* not the ordering layer's: process it as usual */
+	ORDER_DONE,	/* taken: applied, held or dropped */
+	ORDER_FORGET	/* discarded for want of room: do not remember its id */
+};
+
+/* What the ordering layer asks of the node. */
+struct order_io {
+	void	*ctx;
+	/* Multicast m as a new message of this node (the node gives it an
+	   id and its from); copy its bytes to wire. Returns their length,
+	   0 when it would not fit in a datagram. */
+	size_t	(*send)(void *ctx, struct msg *m, char wire[WIRE_MAX + 1]);
+	/* Multicast kept bytes again, exactly as they are. */
+	void	(*resend)(void *ctx, const char *wire, size_t len);
+	/* Apply the command m now; gseq is its place in total mode, else 0. */
+	void	(*apply)(void *ctx, const struct msg *m, uint64_t gseq);
+};
+
+struct order_config {
+	enum order_mode	mode;
+	char		self[NODE_ID_MAX + 1];
+	char		sequencer[NODE_ID_MAX + 1];	/* total */
+	uint64_t	inc;		/* this run: its start, ms since 1970 */
+	uint64_t	hash_key[2];
+};
+
+struct order;		/* order.c: opaque */
+
 /* Every setting of a node, after defaults, options and environment. */
 struct settings {
 	char			node_id[NODE_ID_MAX + 1];
@@ -181,6 +239,8 @@ struct settings {
 	struct sim		sim;
 	const char		*sim_delay;	/* as given, for the start line */
 	const char		*sim_loss;
+	enum order_mode		ordering;
+	char			sequencer[NODE_ID_MAX + 1];	/* total */
 };
 
 enum cmd_verb {
@@ -239,6 +299,7 @@ struct node {
 	uint64_t	 order;		/* the local order: SET, GET, PRINT */
 	struct check	 check;
 	struct peers	 peers;
+	struct order	*ordering;	/* when commands are applied */
 	struct console	 console;
 	uint64_t	 next_hello;	/* monotonic ms; unused when HELLO is off */
 	uint32_t	 kernel_drops_logged;
@@ -256,6 +317,7 @@ int		 settings_set(struct settings *, const char *option,
 enum settings_status settings_load(struct settings *, int argc, char **argv,
 		     char *error, size_t error_cap);
 const char	*settings_help(void);
+const char	*settings_mode_name(enum order_mode);
 
 /* console.c */
 void		 console_init(struct node *);
@@ -321,11 +383,25 @@ size_t		 msg_escape(char *dst, size_t cap, const char *src, size_t len);
 int		 msg_unescape(char *dst, const char *src, size_t len,
 		     size_t *out);
 size_t		 msg_display(char *dst, size_t cap, const char *src, size_t len);
+int		 msg_vc_next(const struct msg *, size_t *pos,
+		     char id[NODE_ID_MAX + 1], uint64_t *count);
+int		 msg_is_command(const struct msg *);
 const char	*msg_type_name(enum msg_type);
 const char	*msg_reason_name(enum msg_reason);
 int		 msg_valid_node_id(const char *, size_t len);
 void		 msg_id_bytes(const char *uuid, unsigned char out[16]);
 void		 msg_format_id(char id[UUID_LEN + 1], const unsigned char rnd[16]);
+
+/* order.c */
+enum msg_reason	 order_fits(enum order_mode, const char *sequencer,
+		     const struct msg *);
+struct order	*order_new(const struct order_config *, const struct order_io *);
+void		 order_free(struct order *);
+enum order_verdict order_receive(struct order *, const struct msg *,
+		     const char *wire, size_t len, uint64_t now);
+int		 order_send(struct order *, struct msg *);
+int		 order_next_due(const struct order *, uint64_t *due);
+void		 order_on_timer(struct order *, uint64_t now);
 
 /* sim.c */
 void		 sim_start(struct sim *);

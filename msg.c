@@ -10,24 +10,27 @@
 
 #include "kvmc.h"
 
+/* In the order their values are checked: section 3's, then section 10's. */
 enum field {
 	F_V, F_TYPE, F_ID, F_FROM, F_KEY, F_VALUE, F_RE, F_DIGEST, F_ENTRIES,
-	F_ORDER, NFIELDS
+	F_ORDER, F_INC, F_SEQ, F_VC, F_GSEQ, F_TO, F_OF, F_FIRST, F_LAST,
+	NFIELDS
 };
 
 #define BIT(f)	(1u << (f))
 #define BASE	(BIT(F_V) | BIT(F_TYPE) | BIT(F_ID) | BIT(F_FROM))
+#define STREAM	(BIT(F_INC) | BIT(F_SEQ))	/* ordered modes, optional */
 
 static const char *const field_names[NFIELDS] = {
 	"v", "type", "id", "from", "key", "value", "re", "digest", "entries",
-	"order"
+	"order", "inc", "seq", "vc", "gseq", "to", "of", "first", "last"
 };
 
 static const char *const type_names[MSG_NTYPES] = {
-	"SET", "GET", "PRINT", "CHECK", "DIGEST", "HELLO"
+	"SET", "GET", "PRINT", "CHECK", "DIGEST", "HELLO", "ORDER", "NACK"
 };
 
-/* Each type's fields: all of them required, no other allowed. */
+/* Each type's required fields. */
 static const unsigned type_fields[MSG_NTYPES] = {
 	[MSG_SET]	= BASE | BIT(F_KEY) | BIT(F_VALUE),
 	[MSG_GET]	= BASE | BIT(F_KEY),
@@ -36,6 +39,29 @@ static const unsigned type_fields[MSG_NTYPES] = {
 	[MSG_DIGEST]	= BASE | BIT(F_RE) | BIT(F_DIGEST) | BIT(F_ENTRIES) |
 			  BIT(F_ORDER),
 	[MSG_HELLO]	= BASE,
+	[MSG_ORDER]	= BASE | BIT(F_INC) | BIT(F_RE) | BIT(F_GSEQ),
+	[MSG_NACK]	= BASE | BIT(F_INC) | BIT(F_TO) | BIT(F_OF) |
+			  BIT(F_FIRST) | BIT(F_LAST),
+};
+
+/*
+ * The fields a type may carry besides those it requires: the ordered
+ * modes' stream fields, which the mode check (not the codec) demands.
+ */
+static const unsigned type_optional[MSG_NTYPES] = {
+	[MSG_SET]	= STREAM | BIT(F_VC),
+	[MSG_GET]	= STREAM | BIT(F_VC),
+	[MSG_PRINT]	= STREAM | BIT(F_VC),
+	[MSG_HELLO]	= STREAM | BIT(F_GSEQ),
+};
+
+/* The MSG_HAS_* bit of each optional field of section 10. */
+static const struct {
+	enum field	f;
+	unsigned	has;
+} has_bits[] = {
+	{ F_INC, MSG_HAS_INC }, { F_SEQ, MSG_HAS_SEQ }, { F_VC, MSG_HAS_VC },
+	{ F_GSEQ, MSG_HAS_GSEQ },
 };
 
 static const char *const reason_names[] = {
@@ -55,6 +81,7 @@ static const char *const reason_names[] = {
 	[MSG_BAD_VALUE]		= "bad_value",
 	[MSG_MISSING_FIELD]	= "missing_field",
 	[MSG_UNEXPECTED_FIELD]	= "unexpected_field",
+	[MSG_ORDERING_MISMATCH]	= "ordering_mismatch",
 };
 
 static const char hex_upper[] = "0123456789ABCDEF";
@@ -75,6 +102,14 @@ const char *
 msg_reason_name(enum msg_reason r)
 {
 	return reason_names[r];
+}
+
+/* SET, GET and PRINT: the commands, which the ordered modes number. */
+int
+msg_is_command(const struct msg *m)
+{
+	return m->type == MSG_SET || m->type == MSG_GET ||
+	    m->type == MSG_PRINT;
 }
 
 /* ---- decoding ---- */
@@ -343,6 +378,135 @@ copy_span(char *dst, struct span s)
 	dst[s.len] = '\0';
 }
 
+/* The number at s, from min to UINT64_MAX. */
+static int
+decimal_min(struct span s, uint64_t min, uint64_t *out)
+{
+	return decimal_u64(s, out) && *out >= min;
+}
+
+/* Compares two node ids bytewise, the shorter first on a common prefix. */
+static int
+id_cmp(struct span a, struct span b)
+{
+	int c = memcmp(a.p, b.p, a.len < b.len ? a.len : b.len);
+
+	if (c != 0)
+		return c;
+	return (a.len > b.len) - (a.len < b.len);
+}
+
+/* One "id:count" of a vc: a node id, then 1 to 2^64-1. */
+static int
+vc_pair(struct span pair, struct span *id, uint64_t *count)
+{
+	const char *colon = memchr(pair.p, ':', pair.len);
+	struct span n;
+
+	if (colon == NULL)
+		return 0;
+	id->p = pair.p;
+	id->len = (size_t)(colon - pair.p);
+	n.p = colon + 1;
+	n.len = pair.len - id->len - 1;
+	return msg_valid_node_id(id->p, id->len) && decimal_min(n, 1, count);
+}
+
+/*
+ * A vector clock: pairs joined by ',', sorted by id, each id once; it
+ * names from (when there is a from) with the count seq (when there is a
+ * seq). Written with a ',' after the last pair to walk it as tokens.
+ */
+static int
+vc_ok(struct span s, const struct msg *m, unsigned present)
+{
+	struct span pair, id, prev = { NULL, 0 };
+	struct span from = { m->from, strlen(m->from) };
+	const char *p = s.p, *end = s.p + s.len, *comma;
+	uint64_t count;
+	int named = 0;
+
+	for (; p <= end; p = comma + 1) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		if (comma == NULL)
+			comma = end;
+		pair.p = p;
+		pair.len = (size_t)(comma - p);
+		if (!vc_pair(pair, &id, &count))
+			return 0;
+		if (prev.p != NULL && id_cmp(prev, id) >= 0)
+			return 0;
+		if (id_cmp(id, from) == 0) {
+			named = 1;
+			if ((present & BIT(F_SEQ)) && count != m->seq)
+				return 0;
+		}
+		prev = id;
+	}
+	return named || !(present & BIT(F_FROM));
+}
+
+/*
+ * Section 10's field rules, in its order inc seq vc gseq to of first
+ * last. A command's seq and an ORDER's gseq start at 1; a HELLO's may be
+ * 0 (nothing sent yet).
+ */
+static enum msg_reason
+check_order_values(const struct span v[NFIELDS], unsigned present,
+    int typed, struct msg *m)
+{
+	uint64_t seq_min = typed && msg_is_command(m) ? 1 : 0;
+	uint64_t gseq_min = typed && m->type == MSG_ORDER ? 1 : 0;
+	size_t i;
+
+	if ((present & BIT(F_INC)) && !decimal_min(v[F_INC], 1, &m->inc))
+		return MSG_BAD_VALUE;
+	if ((present & BIT(F_SEQ)) && !decimal_min(v[F_SEQ], seq_min, &m->seq))
+		return MSG_BAD_VALUE;
+	if (present & BIT(F_VC)) {
+		if (!vc_ok(v[F_VC], m, present))
+			return MSG_BAD_VALUE;
+		copy_span(m->vc, v[F_VC]);
+		m->vc_len = v[F_VC].len;
+	}
+	if ((present & BIT(F_GSEQ)) &&
+	    !decimal_min(v[F_GSEQ], gseq_min, &m->gseq))
+		return MSG_BAD_VALUE;
+	if (present & BIT(F_TO)) {
+		if (!msg_valid_node_id(v[F_TO].p, v[F_TO].len))
+			return MSG_BAD_VALUE;
+		copy_span(m->to, v[F_TO]);
+	}
+	if (present & BIT(F_OF)) {
+		if (span_is(v[F_OF], "seq"))
+			m->of = MSG_OF_SEQ;
+		else if (span_is(v[F_OF], "gseq"))
+			m->of = MSG_OF_GSEQ;
+		else
+			return MSG_BAD_VALUE;
+	}
+	if ((present & BIT(F_FIRST)) && !decimal_min(v[F_FIRST], 1, &m->first))
+		return MSG_BAD_VALUE;
+	if ((present & BIT(F_LAST)) && (!decimal_min(v[F_LAST], 1, &m->last) ||
+	    ((present & BIT(F_FIRST)) && m->first > m->last)))
+		return MSG_BAD_VALUE;
+	for (i = 0; i < sizeof(has_bits) / sizeof(has_bits[0]); i++)
+		if (present & BIT(has_bits[i].f))
+			m->has |= has_bits[i].has;
+	return MSG_OK;
+}
+
+/* The fields of section 10, empty: what a message without them holds. */
+static void
+clear_order_fields(struct msg *m)
+{
+	m->has = 0;
+	m->inc = m->seq = m->gseq = m->first = m->last = 0;
+	m->vc[0] = m->to[0] = '\0';
+	m->vc_len = 0;
+	m->of = MSG_OF_NONE;
+}
+
 /* The field rules, in the SPEC's order id, from, key, value, re, ... */
 static enum msg_reason
 check_values(const struct span v[NFIELDS], unsigned present, struct msg *m)
@@ -350,6 +514,7 @@ check_values(const struct span v[NFIELDS], unsigned present, struct msg *m)
 	m->id[0] = m->from[0] = m->key[0] = m->value[0] = m->re[0] = '\0';
 	m->key_len = m->value_len = 0;
 	m->digest = m->entries = m->order = 0;
+	clear_order_fields(m);
 	if (present & BIT(F_ID)) {
 		if (!uuid_ok(v[F_ID]))
 			return MSG_BAD_ID;
@@ -381,7 +546,7 @@ check_values(const struct span v[NFIELDS], unsigned present, struct msg *m)
 		return MSG_BAD_VALUE;
 	if ((present & BIT(F_ORDER)) && !decimal_u64(v[F_ORDER], &m->order))
 		return MSG_BAD_VALUE;
-	return MSG_OK;
+	return check_order_values(v, present, (present & BIT(F_TYPE)) != 0, m);
 }
 
 /*
@@ -440,9 +605,33 @@ msg_decode(const char *buf, size_t len, struct msg *m)
 	required = type_fields[m->type];
 	if (required & ~present)
 		return MSG_MISSING_FIELD;
-	if (present & ~required)
+	if (present & ~(required | type_optional[m->type]))
 		return MSG_UNEXPECTED_FIELD;
 	return MSG_OK;
+}
+
+/*
+ * Walks the vc of a decoded message: *pos starts at 0. Returns 1 and sets
+ * id and count for the next pair, 0 after the last one.
+ */
+int
+msg_vc_next(const struct msg *m, size_t *pos, char id[NODE_ID_MAX + 1],
+    uint64_t *count)
+{
+	const char *p = m->vc + *pos, *end = m->vc + m->vc_len, *colon;
+	size_t len;
+
+	if (*pos >= m->vc_len)
+		return 0;
+	colon = memchr(p, ':', (size_t)(end - p));
+	len = (size_t)(colon - p);
+	memcpy(id, p, len);
+	id[len] = '\0';
+	*count = 0;
+	for (p = colon + 1; p < end && *p != ','; p++)
+		*count = *count * 10 + (uint64_t)(*p - '0');
+	*pos = (size_t)(p - m->vc) + 1;
+	return 1;
 }
 
 /* ---- encoding ---- */
@@ -528,6 +717,26 @@ put_u64(struct out *o, const char *name, uint64_t v, int as_hex)
 	put_field(o, name, p, (size_t)(digits + sizeof(digits) - p));
 }
 
+/* Section 10's fields, when the message carries them. */
+static void
+put_order_fields(struct out *o, const struct msg *m)
+{
+	if (m->has & MSG_HAS_INC)
+		put_u64(o, "inc", m->inc, 0);
+	if (m->has & MSG_HAS_SEQ)
+		put_u64(o, "seq", m->seq, 0);
+	if (m->has & MSG_HAS_VC)
+		put_field(o, "vc", m->vc, m->vc_len);
+	if (m->has & MSG_HAS_GSEQ)
+		put_u64(o, "gseq", m->gseq, 0);
+	if (m->type != MSG_NACK)
+		return;
+	put_str(o, "to", m->to);
+	put_str(o, "of", m->of == MSG_OF_GSEQ ? "gseq" : "seq");
+	put_u64(o, "first", m->first, 0);
+	put_u64(o, "last", m->last, 0);
+}
+
 /* The fields that follow id, from and type: what a type carries. */
 static void
 put_params(struct out *o, const struct msg *m)
@@ -546,6 +755,7 @@ put_params(struct out *o, const struct msg *m)
 		put_u64(o, "entries", m->entries, 0);
 	if (fields & BIT(F_ORDER))
 		put_u64(o, "order", m->order, 0);
+	put_order_fields(o, m);
 }
 
 /*

@@ -7,8 +7,11 @@
  * and multicast here, and logged as it goes.
  *
  * The path of a datagram:
- *   node_on_socket -> on_datagram -> msg_decode -> simulate (sim.c)
- *   -> process (duplicate? id_conflict?) -> apply -> kv.c / check.c
+ *   node_on_socket -> on_datagram -> msg_decode -> order_fits (the mode)
+ *   -> simulate (sim.c) -> process (duplicate? id_conflict?)
+ *   -> order_receive (order.c: now, later, never?) -> apply -> kv.c ...
+ * order.c decides when a command is applied; this file, what applying
+ * does. In mode none order.c lets every message through at once.
  */
 #include <errno.h>
 #include <signal.h>
@@ -84,30 +87,34 @@ node_random_settings(struct settings *set)
 
 /* ---- sending ---- */
 
-/* HELLO is background chatter: logged at debug only, whatever happens. */
+/*
+ * HELLO, ORDER and NACK are background chatter: logged at debug only,
+ * whatever happens.
+ */
 static enum log_level
 chatter_level(const struct msg *m)
 {
-	return m->type == MSG_HELLO ? LOG_DEBUG : LOG_INFO;
+	return m->type == MSG_HELLO || m->type == MSG_ORDER ||
+	    m->type == MSG_NACK ? LOG_DEBUG : LOG_INFO;
 }
 
 /*
  * Multicasts one message of this node, with a fresh id and this node as
- * its sender. Returns 0, or -1 when it would not fit in a datagram
- * (nothing is sent then). A failed send is logged, not returned: the
- * message is gone like one lost on the way.
+ * its sender; its bytes go to wire. Returns their length, or 0 when it
+ * would not fit in a datagram (nothing is sent then). A failed send is
+ * logged, not returned: the message is gone like one lost on the way.
  */
-static int
-send_msg(struct node *nd, struct msg *m)
+static size_t
+send_wire(struct node *nd, struct msg *m, char wire[WIRE_MAX + 1])
 {
-	char wire[WIRE_MAX + 1], fields[FIELDS_MAX], err[256];
+	char fields[FIELDS_MAX], err[256];
 	size_t len;
 
 	new_id(m->id);
 	memcpy(m->from, nd->set.node_id, sizeof(m->from));
-	len = msg_encode(m, wire, sizeof(wire));
+	len = msg_encode(m, wire, WIRE_MAX + 1);
 	if (len == 0)
-		return -1;
+		return 0;
 	/* Remember it first: the loopback copy may be read right after. */
 	seen_add(&nd->sent, m->id);
 	if (log_enabled(chatter_level(m))) {
@@ -117,7 +124,16 @@ send_msg(struct node *nd, struct msg *m)
 	if (net_send(&nd->net, wire, len) == -1)
 		log_event(LOG_WARN, "send_error", "id=%s err=%s", m->id,
 		    log_err(errno, err, sizeof(err)));
-	return 0;
+	return len;
+}
+
+/* A message the ordering layer has no business with: CHECK, DIGEST. */
+static void
+send_msg(struct node *nd, struct msg *m)
+{
+	char wire[WIRE_MAX + 1];
+
+	(void)send_wire(nd, m, wire);
 }
 
 /*
@@ -136,7 +152,7 @@ node_send_command(struct node *nd, enum msg_type type, const char *key,
 	m.key_len = key_len;
 	memcpy(m.value, value, value_len);
 	m.value_len = value_len;
-	return send_msg(nd, &m);
+	return order_send(nd->ordering, &m);
 }
 
 /* CHECK: ask every node, open the window. -1 while one is still open. */
@@ -177,24 +193,31 @@ node_stopping(const struct node *nd)
 /* ---- processing ---- */
 
 static void
-log_apply(struct node *nd, const struct msg *m, const char *extra_fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+log_apply(struct node *nd, const struct msg *m, uint64_t gseq,
+    const char *extra_fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* The apply line: order, the message's fields, then what applying found. */
+/*
+ * The apply line: order, the message's fields, its gseq in total mode,
+ * then what applying found.
+ */
 static void
-log_apply(struct node *nd, const struct msg *m, const char *extra_fmt, ...)
+log_apply(struct node *nd, const struct msg *m, uint64_t gseq,
+    const char *extra_fmt, ...)
 {
-	char fields[FIELDS_MAX], extra[FIELDS_MAX];
+	char fields[FIELDS_MAX], extra[FIELDS_MAX], place[32] = "";
 	va_list ap;
 
 	if (!log_enabled(LOG_INFO))
 		return;
 	msg_describe(m, fields, sizeof(fields));
+	if (gseq > 0)
+		snprintf(place, sizeof(place), " gseq=%llu",
+		    (unsigned long long)gseq);
 	va_start(ap, extra_fmt);
 	vsnprintf(extra, sizeof(extra), extra_fmt, ap);
 	va_end(ap);
-	log_event(LOG_INFO, "apply", "order=%llu %s%s",
-	    (unsigned long long)nd->order, fields, extra);
+	log_event(LOG_INFO, "apply", "order=%llu %s%s%s",
+	    (unsigned long long)nd->order, fields, place, extra);
 }
 
 /* CHECK, DIGEST, HELLO: processed, but not counted in the local order. */
@@ -222,7 +245,7 @@ answer_check(struct node *nd, const struct msg *check)
 }
 
 static void
-apply_get(struct node *nd, const struct msg *m)
+apply_get(struct node *nd, const struct msg *m, uint64_t gseq)
 {
 	char escaped[ESCAPED_MAX];
 	const char *value;
@@ -230,22 +253,22 @@ apply_get(struct node *nd, const struct msg *m)
 
 	value = kv_get(nd->kv, m->key, m->key_len, &value_len);
 	if (value == NULL) {
-		log_apply(nd, m, " found=no");
+		log_apply(nd, m, gseq, " found=no");
 		return;
 	}
 	msg_escape(escaped, sizeof(escaped), value, value_len);
-	log_apply(nd, m, " found=yes value=%s", escaped);
+	log_apply(nd, m, gseq, " found=yes value=%s", escaped);
 }
 
 static void
-apply_print(struct node *nd, const struct msg *m)
+apply_print(struct node *nd, const struct msg *m, uint64_t gseq)
 {
 	char key[3 * KEY_MAX + 1], value[ESCAPED_MAX];
 	struct kv_entry **all;
 	const char *p;
 	size_t i, len;
 
-	log_apply(nd, m, " entries=%zu digest=%016llx", kv_count(nd->kv),
+	log_apply(nd, m, gseq, " entries=%zu digest=%016llx", kv_count(nd->kv),
 	    (unsigned long long)kv_digest(nd->kv));
 	if (!log_enabled(LOG_INFO))
 		return;
@@ -265,12 +288,12 @@ apply_print(struct node *nd, const struct msg *m)
  * in the local order) but not stored, and says so instead of apply.
  */
 static void
-apply_set(struct node *nd, const struct msg *m)
+apply_set(struct node *nd, const struct msg *m, uint64_t gseq)
 {
 	char key[3 * KEY_MAX + 1];
 
 	if (kv_set(nd->kv, m->key, m->key_len, m->value, m->value_len) == 0) {
-		log_apply(nd, m, "%s", "");
+		log_apply(nd, m, gseq, "%s", "");
 		return;
 	}
 	msg_escape(key, sizeof(key), m->key, m->key_len);
@@ -290,11 +313,14 @@ note_sender(struct node *nd, const struct msg *m)
 		    m->id, m->from, msg_type_name(m->type));
 }
 
+/* Applies m; gseq is its place in total mode, else 0. */
 static void
-apply(struct node *nd, const struct msg *m)
+apply(struct node *nd, const struct msg *m, uint64_t gseq)
 {
 	switch (m->type) {
 	case MSG_HELLO:
+	case MSG_ORDER:		/* (order.c takes these in the ordered modes) */
+	case MSG_NACK:
 		log_apply_unordered(m);
 		break;
 	case MSG_CHECK:
@@ -307,31 +333,66 @@ apply(struct node *nd, const struct msg *m)
 		break;
 	case MSG_SET:
 		nd->order++;
-		apply_set(nd, m);
+		apply_set(nd, m, gseq);
 		break;
 	case MSG_GET:
 		nd->order++;
-		apply_get(nd, m);
+		apply_get(nd, m, gseq);
 		break;
 	case MSG_PRINT:
 		nd->order++;
-		apply_print(nd, m);
+		apply_print(nd, m, gseq);
 		break;
 	}
 }
 
-/* Processes m once: a message already processed is only logged. */
+/*
+ * Processes m once: a message already processed is only logged. The
+ * ordering layer decides when a command is applied; a command it had to
+ * discard for want of room is not remembered, so that a resend is taken.
+ */
 static void
-process(struct node *nd, const struct msg *m)
+process(struct node *nd, const struct msg *m, const char *wire, size_t len)
 {
+	enum order_verdict verdict;
+
 	if (seen_has(&nd->processed, m->id)) {
-		log_event(LOG_INFO, "duplicate", "id=%s from=%s type=%s",
+		log_event(chatter_level(m), "duplicate", "id=%s from=%s type=%s",
 		    m->id, m->from, msg_type_name(m->type));
 		return;
 	}
-	seen_add(&nd->processed, m->id);
 	note_sender(nd, m);
-	apply(nd, m);
+	verdict = order_receive(nd->ordering, m, wire, len, node_now());
+	if (verdict != ORDER_FORGET)
+		seen_add(&nd->processed, m->id);
+	if (verdict == ORDER_PASS)
+		apply(nd, m, 0);
+}
+
+/* ---- the ordering layer's hands: it says when, the node does ---- */
+
+static size_t
+io_send(void *ctx, struct msg *m, char wire[WIRE_MAX + 1])
+{
+	return send_wire(ctx, m, wire);
+}
+
+/* A resend is the datagram first sent, byte for byte: no log line. */
+static void
+io_resend(void *ctx, const char *wire, size_t len)
+{
+	struct node *nd = ctx;
+	char err[256];
+
+	if (net_send(&nd->net, wire, len) == -1)
+		log_event(LOG_WARN, "send_error", "resend err=%s",
+		    log_err(errno, err, sizeof(err)));
+}
+
+static void
+io_apply(void *ctx, const struct msg *m, uint64_t gseq)
+{
+	apply(ctx, m, gseq);
 }
 
 /* The simulated network decides when, or whether, m is processed. */
@@ -348,7 +409,7 @@ simulate(struct node *nd, const struct msg *m, const char *wire, size_t len)
 		    "delay_ms=%ld", m->id, m->from, msg_type_name(m->type), delay);
 	switch (fate) {
 	case SIM_PASS:
-		process(nd, m);
+		process(nd, m, wire, len);
 		break;
 	case SIM_DROP:
 		log_event(chatter_level(m), "sim_drop", "id=%s from=%s type=%s",
@@ -374,11 +435,14 @@ on_datagram(struct node *nd, const char *buf, size_t len,
 
 	nd->received++;
 	reason = msg_decode(buf, len, &m);
+	/* A peer in another mode: decided here, before the simulation. */
+	if (reason == MSG_OK)
+		reason = order_fits(nd->set.ordering, nd->set.sequencer, &m);
 	if (reason == MSG_OK) {
 		if (sim_active(&nd->set.sim))
 			simulate(nd, &m, buf, len);
 		else
-			process(nd, &m);
+			process(nd, &m, buf, len);
 		return;
 	}
 	nd->rejected++;
@@ -442,13 +506,16 @@ send_hello(struct node *nd, uint64_t now)
 {
 	struct msg m = { .type = MSG_HELLO };
 
-	send_msg(nd, &m);
+	(void)order_send(nd->ordering, &m);	/* a HELLO always fits */
 	nd->next_hello += nd->set.hello_interval;
 	if (nd->next_hello <= now)
 		nd->next_hello = now + nd->set.hello_interval;
 }
 
-/* Held messages that are due, the heartbeat, peers, the CHECK window. */
+/*
+ * Held messages that are due, the heartbeat, peers, the ordering layer's
+ * NACKs, the CHECK window.
+ */
 void
 node_on_timer(struct node *nd, uint64_t now)
 {
@@ -462,8 +529,9 @@ node_on_timer(struct node *nd, uint64_t now)
 	while ((len = sim_pop_due(&nd->set.sim, now, wire)) > 0) {
 		/* It was accepted once: decoding again cannot fail. */
 		if (msg_decode(wire, len, &m) == MSG_OK)
-			process(nd, &m);
+			process(nd, &m, wire, len);
 	}
+	order_on_timer(nd->ordering, now);
 	if (nd->check.open && now >= nd->check.deadline) {
 		console_check_result(nd, check_close(&nd->check));
 		if (nd->stop_pending != NULL)
@@ -490,6 +558,8 @@ node_next_due(const struct node *nd, uint64_t *due)
 		keep_earliest(due, &any, at);
 	if (peers_next_due(&nd->peers, &at))
 		keep_earliest(due, &any, at);
+	if (order_next_due(nd->ordering, &at))
+		keep_earliest(due, &any, at);
 	if (nd->check.open)
 		keep_earliest(due, &any, nd->check.deadline);
 	if (hello_on(nd))
@@ -498,6 +568,30 @@ node_next_due(const struct node *nd, uint64_t *due)
 }
 
 /* ---- life cycle ---- */
+
+/* The run's inc: its start in ms since 1970, fixed for the run. */
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct order *
+order_start(struct node *nd, const uint64_t hash_key[2])
+{
+	struct order_config cfg = { .mode = nd->set.ordering };
+	struct order_io io = { nd, io_send, io_resend, io_apply };
+
+	memcpy(cfg.self, nd->set.node_id, sizeof(cfg.self));
+	memcpy(cfg.sequencer, nd->set.sequencer, sizeof(cfg.sequencer));
+	cfg.inc = wall_ms();
+	cfg.hash_key[0] = hash_key[0];
+	cfg.hash_key[1] = hash_key[1];
+	return order_new(&cfg, &io);
+}
 
 struct node *
 node_new(const struct settings *set)
@@ -514,6 +608,7 @@ node_new(const struct settings *set)
 	nd->net.fd = -1;
 	sim_start(&nd->set.sim);
 	peers_init(&nd->peers, nd->set.hello_interval);
+	nd->ordering = order_start(nd, hash_key);
 	console_init(nd);
 	return nd;
 }
@@ -528,6 +623,7 @@ node_free(struct node *nd)
 	sim_free(&nd->set.sim);
 	check_free(&nd->check);
 	peers_free(&nd->peers);
+	order_free(nd->ordering);
 	free(nd);
 }
 
@@ -550,14 +646,17 @@ log_start(const struct node *nd)
 	log_always("start", "version=%s group=%s port=%u ttl=%d interface=%s "
 	    "log_level=%s input=%s hello_interval=%u check_window=%u "
 	    "store_limit=%llu log_format=%s "
-	    "sim_delay=%s sim_loss=%s sim_seed=%llu", KVMC_VERSION, group,
-	    nd->set.net.port, nd->set.net.ttl, iface,
+	    "sim_delay=%s sim_loss=%s sim_seed=%llu ordering=%s%s%s",
+	    KVMC_VERSION, group, nd->set.net.port, nd->set.net.ttl, iface,
 	    log_level_name(nd->set.log_level),
 	    nd->console.reads_stdin ? "yes" : "no",
 	    nd->set.hello_interval, nd->set.check_window,
 	    (unsigned long long)nd->set.store_limit,
-	    log_format_name(nd->set.log_format),
-	    delay, loss, (unsigned long long)nd->set.sim.seed);
+	    log_format_name(nd->set.log_format), delay, loss,
+	    (unsigned long long)nd->set.sim.seed,
+	    settings_mode_name(nd->set.ordering),
+	    nd->set.ordering == ORDER_TOTAL ? " sequencer=" : "",
+	    nd->set.ordering == ORDER_TOTAL ? nd->set.sequencer : "");
 }
 
 /* Which step failed, on what, and the system's reason: for exit 1. */

@@ -268,6 +268,60 @@ parse_sim_seed(struct settings *set, const char *s)
 	return parse_ranged(s, 0, UINT64_MAX, &set->sim.seed);
 }
 
+static const char *const mode_names[] = {
+	[ORDER_NONE] = "none", [ORDER_FIFO] = "fifo",
+	[ORDER_CAUSAL] = "causal", [ORDER_TOTAL] = "total",
+};
+
+/* ORDERING: a mode's name, lower case only. */
+static int
+parse_ordering(struct settings *set, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+		if (strcmp(s, mode_names[i]) == 0) {
+			set->ordering = (enum order_mode)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* SEQUENCER: a node id, looked at only in total mode (ORDERING is first). */
+static int
+parse_sequencer(struct settings *set, const char *s)
+{
+	if (set->ordering != ORDER_TOTAL)
+		return 0;
+	if (!msg_valid_node_id(s, strlen(s)))
+		return -1;
+	memcpy(set->sequencer, s, strlen(s) + 1);
+	return 0;
+}
+
+/*
+ * An unset setting that another one makes necessary: SEQUENCER in total.
+ * Returns -1 and writes the line for it then.
+ */
+static int
+check_unset(const struct settings *set, const struct setting *s,
+    char *error, size_t cap)
+{
+	if (s->parse == parse_sequencer && set->ordering == ORDER_TOTAL) {
+		snprintf(error, cap, "%s: ORDERING=total needs the sequencer's "
+		    "node id", s->env);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+settings_mode_name(enum order_mode mode)
+{
+	return mode_names[mode];
+}
+
 /* In SPEC order: when several are bad, the first one is reported. */
 static const struct setting settings_table[] = {
 	{ "node-id", "NODE_ID", parse_node_id, "1-32 of A-Z a-z 0-9 . _ -" },
@@ -291,6 +345,9 @@ static const struct setting settings_table[] = {
 	{ "sim-loss", "SIM_LOSS", parse_sim_loss, "a decimal from 0 to 1" },
 	{ "sim-seed", "SIM_SEED", parse_sim_seed,
 	    "an unsigned decimal below 2^64" },
+	{ "ordering", "ORDERING", parse_ordering, "none, fifo, causal or total" },
+	{ "sequencer", "SEQUENCER", parse_sequencer,
+	    "a node id, 1-32 of A-Z a-z 0-9 . _ -" },
 };
 #define NSETTINGS (sizeof(settings_table) / sizeof(settings_table[0]))
 
@@ -327,6 +384,10 @@ settings_help(void)
 	    "  --sim-delay RULES   SIM_DELAY        e.g. n1=300,*=0-200 (ms), default: none\n"
 	    "  --sim-loss P        SIM_LOSS         0-1, drop probability, default: 0\n"
 	    "  --sim-seed N        SIM_SEED         seed of the draws, default: random\n"
+	    "\n"
+	    "Ordering (all nodes of a group alike):\n"
+	    "  --ordering MODE     ORDERING         none|fifo|causal|total, default: none\n"
+	    "  --sequencer ID      SEQUENCER        the node that orders in total, default: none\n"
 	    "\n"
 	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n"
 	    "\n"
@@ -505,8 +566,11 @@ settings_load(struct settings *set, int argc, char **argv, char *error,
 			value = getenv(s->env);
 			name = s->env;
 		}
-		if (value == NULL || (value[0] == '\0' && name == s->env))
+		if (value == NULL || (value[0] == '\0' && name == s->env)) {
+			if (check_unset(set, s, error, error_cap) == -1)
+				return SETTINGS_BAD;
 			continue;
+		}
 		if (s->parse(set, value) == -1) {
 			bad_setting(error, error_cap, name, value, s->expected);
 			return SETTINGS_BAD;

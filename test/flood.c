@@ -14,6 +14,10 @@
  *	for i = FIRST .. FIRST+COUNT-1, in order, paced the same way,
  *	    v=1 type=HELLO id=<uuid i> from=FROM<i>
  *	so many made-up peers (test/robust.bats: the peer list).
+ *   flood GROUP PORT fifo FROM FIRST COUNT
+ *	the SETs of "valid", paced the same way, with "inc=1 seq=<i>" added:
+ *	one stream of a sender in the ordered modes, numbered from FIRST
+ *	(test/order_fifo.bats: the hold-back bound).
  *   flood GROUP PORT mix COUNT FIRST SEED
  *	COUNT datagrams as fast as the kernel takes them; datagram i has the
  *	id FIRST+i and is of kind i % 32: ten valid SETs (keys k0-k49, so the
@@ -159,6 +163,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: flood GROUP PORT valid FROM FIRST COUNT [BYTES]\n"
 	    "       flood GROUP PORT hello FROM FIRST COUNT\n"
+	    "       flood GROUP PORT fifo FROM FIRST COUNT\n"
 	    "       flood GROUP PORT mix COUNT FIRST SEED\n");
 	return 1;
 }
@@ -238,6 +243,24 @@ flood_valid(int s, const struct sockaddr_in *dst, const char *from,
 }
 
 static int
+flood_fifo(int s, const struct sockaddr_in *dst, const char *from,
+    long first, long count)
+{
+	long i;
+
+	if (strlen(from) > 32)
+		return usage();
+	for (i = first; i < first + count; i++) {
+		if (send_paced(s, dst, put("v=1 type=SET "
+		    "id=%08lx-0000-4000-8000-%012lx from=%s key=k%ld value=%ld "
+		    "inc=1 seq=%ld\n", (unsigned long)i, (unsigned long)i, from,
+		    i, i, i), i - first) == -1)
+			return 1;
+	}
+	return 0;
+}
+
+static int
 flood_hello(int s, const struct sockaddr_in *dst, const char *from,
     long first, long count)
 {
@@ -280,6 +303,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[3], "valid") == 0)
 		return flood_valid(s, &dst, argv[4], atol(argv[5]),
 		    atol(argv[6]), argc == 8 ? atol(argv[7]) : 0);
+	if (strcmp(argv[3], "fifo") == 0)
+		return flood_fifo(s, &dst, argv[4], atol(argv[5]),
+		    atol(argv[6]));
 	if (strcmp(argv[3], "hello") == 0)
 		return flood_hello(s, &dst, argv[4], atol(argv[5]),
 		    atol(argv[6]));

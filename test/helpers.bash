@@ -43,7 +43,8 @@ kvmc_setup() {
 	cd "$REPO" || return 1
 	# No setting from the caller's environment may leak into a test.
 	unset NODE_ID MULTICAST_GROUP MULTICAST_PORT MULTICAST_TTL \
-		LOG_LEVEL HELLO_INTERVAL CHECK_WINDOW SIM_DELAY SIM_LOSS SIM_SEED
+		LOG_LEVEL HELLO_INTERVAL CHECK_WINDOW SIM_DELAY SIM_LOSS SIM_SEED \
+		ORDERING SEQUENCER
 	unset STORE_LIMIT
 	unset LOG_FORMAT NO_COLOR
 	# No test traffic may leave the loopback interface; and a node that a

@@ -5,9 +5,12 @@
  * duplicates, forged senders) that kvmc itself would never send.
  *
  *     test/rawsend [-n COUNT] GROUP PORT < datagram
+ *     test/rawsend -l GROUP PORT < lines
  *
  * All of stdin (binary-safe, at most 65507 bytes) becomes exactly one
- * datagram, sent COUNT times (default 1). It always leaves through
+ * datagram, sent COUNT times (default 1). With -l, each line of stdin,
+ * its newline included, is one datagram, sent at once after the one
+ * before (for datagrams that must arrive close together). It always leaves through
  * 127.0.0.1 with TTL 0, so no test traffic can reach a real network.
  * Exits 0 on success, 1 with a message on stderr on any failure.
  */
@@ -32,7 +35,8 @@ fail(const char *what)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: rawsend [-n COUNT] GROUP PORT < datagram\n");
+	fprintf(stderr, "usage: rawsend [-n COUNT] GROUP PORT < datagram\n"
+	    "       rawsend -l GROUP PORT < lines\n");
 	return 1;
 }
 
@@ -59,11 +63,17 @@ main(int argc, char **argv)
 	struct sockaddr_in dst;
 	struct in_addr ifaddr;
 	unsigned char ttl = 0;
-	size_t len = 0;
+	size_t len = 0, start, end;
+	const char *nl;
 	ssize_t n;
 	long count = 1, port, i;
-	int s;
+	int s, lines = 0;
 
+	if (argc == 4 && strcmp(argv[1], "-l") == 0) {
+		lines = 1;
+		argv++;
+		argc--;
+	}
 	if (argc == 5 && strcmp(argv[1], "-n") == 0) {
 		if ((count = number(argv[2], 1, 1000000000)) < 0)
 			return usage();
@@ -103,9 +113,16 @@ main(int argc, char **argv)
 	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0)
 		return fail("IP_MULTICAST_TTL");
 
-	for (i = 0; i < count; i++) {
+	for (i = 0; i < count && !lines; i++) {
 		if (sendto(s, buf, len, 0, (struct sockaddr *)&dst,
 		    sizeof(dst)) != (ssize_t)len)
+			return fail("sendto");
+	}
+	for (start = 0; lines && start < len; start = end) {
+		nl = memchr(buf + start, '\n', len - start);
+		end = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+		if (sendto(s, buf + start, end - start, 0,
+		    (struct sockaddr *)&dst, sizeof(dst)) != (ssize_t)(end - start))
 			return fail("sendto");
 	}
 	close(s);

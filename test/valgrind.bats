@@ -89,3 +89,26 @@ clean_exit() {
 		--errors-for-leak-kinds=all --error-exitcode=99 "$KVMC" trace \
 		"$BATS_TEST_TMPDIR/junk.log" "$BATS_TEST_TMPDIR/missing.log"
 }
+
+@test "total mode with loss under memcheck: held, resent, sequenced, no leak" {
+	local opts=(--ordering total --sequencer node1)
+	start_checked node1 "${opts[@]}"
+	start_checked node2 "${opts[@]}" --sim-loss 0.3 --sim-seed 6
+	start_checked node3 "${opts[@]}" --sim-loss 0.3 --sim-seed 9 --sim-delay '*=0-50'
+	for i in $(seq 1 40); do echo "SET k$i $i"; done >&"${NODE_FD[node2]}"
+	for i in $(seq 1 40); do echo "SET j$i $i"; done >&"${NODE_FD[node3]}"
+	for n in node1 node2 node3; do
+		wait_count $n 'event=apply order=' 80 60
+	done
+	wait_log node2 'event=nack '
+	# A command that waits for an ORDER that never comes, held at exit.
+	datagram "v=1 type=SET id=$(uuid 7) from=ghost key=g value=1 inc=1 seq=1\n"
+	datagram "v=1 type=SET id=$(uuid 8) from=ghost key=g value=1 inc=1 seq=3\n"
+	wait_log node1 'event=hold .*from=ghost'
+	send_line node1 "EXIT"
+	close_input node2
+	kill -TERM "${NODE_PID[node3]}"
+	clean_exit node1
+	clean_exit node2
+	clean_exit node3
+}

@@ -10,6 +10,16 @@
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
+/* Section 10's fields: the same ones present, with the same values. */
+static int
+same_order_fields(const struct msg *a, const struct msg *b)
+{
+	return a->has == b->has && a->inc == b->inc && a->seq == b->seq &&
+	    a->gseq == b->gseq && a->vc_len == b->vc_len &&
+	    memcmp(a->vc, b->vc, a->vc_len) == 0 && strcmp(a->to, b->to) == 0 &&
+	    a->of == b->of && a->first == b->first && a->last == b->last;
+}
+
 static int
 same_msg(const struct msg *a, const struct msg *b)
 {
@@ -19,7 +29,8 @@ same_msg(const struct msg *a, const struct msg *b)
 	    a->value_len == b->value_len &&
 	    memcmp(a->value, b->value, a->value_len) == 0 &&
 	    strcmp(a->re, b->re) == 0 && a->digest == b->digest &&
-	    a->entries == b->entries && a->order == b->order;
+	    a->entries == b->entries && a->order == b->order &&
+	    same_order_fields(a, b);
 }
 
 int

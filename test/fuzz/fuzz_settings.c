@@ -13,6 +13,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 static const char *const names[] = {
 	"node-id", "group", "port", "ttl", "interface", "log-level",
 	"hello-interval", "check-window", "sim-delay", "sim-loss", "sim-seed",
+	"ordering", "sequencer",
 };
 
 int
