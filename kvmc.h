@@ -33,6 +33,7 @@
 #define STORE_LIMIT_DEFAULT	268435456ULL	/* bytes of keys and values */
 #define STORE_LIMIT_MIN		1024ULL
 #define STORE_LIMIT_MAX		(1ULL << 40)
+#define MAC_LEN		21	/* " mac=" and 16 hex digits (SPEC section 12) */
 
 /*
  * Escaping makes at most three bytes of one, so this holds any escaped key
@@ -65,7 +66,8 @@ enum msg_type {
 /* Reject reasons, in SPEC precedence order: the first that applies wins. */
 enum msg_reason {
 	MSG_OK,
-	MSG_TOO_LONG, MSG_NO_NEWLINE, MSG_BAD_BYTE, MSG_BAD_FIELD,
+	MSG_TOO_LONG, MSG_NO_NEWLINE, MSG_BAD_BYTE, MSG_KEY_MISMATCH,
+	MSG_BAD_FIELD,
 	MSG_BAD_VERSION, MSG_UNKNOWN_FIELD, MSG_DUPLICATE_FIELD,
 	MSG_BAD_ESCAPE, MSG_BAD_TYPE, MSG_BAD_ID, MSG_BAD_FROM, MSG_BAD_KEY,
 	MSG_BAD_VALUE, MSG_MISSING_FIELD, MSG_UNEXPECTED_FIELD
@@ -181,6 +183,8 @@ struct settings {
 	struct sim		sim;
 	const char		*sim_delay;	/* as given, for the start line */
 	const char		*sim_loss;
+	int			keyed;		/* a group key was given */
+	uint64_t		group_key[2];	/* SipHash's k0, k1 */
 };
 
 enum cmd_verb {
@@ -314,8 +318,11 @@ int		 seen_has(const struct seen *, const char *uuid);
 void		 seen_add(struct seen *, const char *uuid);
 
 /* msg.c */
-enum msg_reason	 msg_decode(const char *buf, size_t len, struct msg *);
+enum msg_reason	 msg_decode(const char *buf, size_t len, const uint64_t *key,
+		     struct msg *);
 size_t		 msg_encode(const struct msg *, char *buf, size_t cap);
+size_t		 msg_seal(char *buf, size_t len, size_t cap,
+		     const uint64_t key[2]);
 size_t		 msg_describe(const struct msg *, char *buf, size_t cap);
 size_t		 msg_escape(char *dst, size_t cap, const char *src, size_t len);
 int		 msg_unescape(char *dst, const char *src, size_t len,

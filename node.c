@@ -91,6 +91,29 @@ chatter_level(const struct msg *m)
 	return m->type == MSG_HELLO ? LOG_DEBUG : LOG_INFO;
 }
 
+/* The group key, or NULL: what msg_decode checks tags against. */
+static const uint64_t *
+group_key(const struct node *nd)
+{
+	return nd->set.keyed ? nd->set.group_key : NULL;
+}
+
+/*
+ * The one place where the bytes this node sends are made: encoded, then
+ * sealed with the group key's tag, if any, which counts against the
+ * datagram's size. Returns the length, or 0 when it would not fit.
+ */
+static size_t
+encode_sealed(const struct node *nd, const struct msg *m, char *wire,
+    size_t cap)
+{
+	size_t len = msg_encode(m, wire, cap);
+
+	if (len > 0 && nd->set.keyed)
+		len = msg_seal(wire, len, cap, nd->set.group_key);
+	return len;
+}
+
 /*
  * Multicasts one message of this node, with a fresh id and this node as
  * its sender. Returns 0, or -1 when it would not fit in a datagram
@@ -105,7 +128,7 @@ send_msg(struct node *nd, struct msg *m)
 
 	new_id(m->id);
 	memcpy(m->from, nd->set.node_id, sizeof(m->from));
-	len = msg_encode(m, wire, sizeof(wire));
+	len = encode_sealed(nd, m, wire, sizeof(wire));
 	if (len == 0)
 		return -1;
 	/* Remember it first: the loopback copy may be read right after. */
@@ -373,7 +396,7 @@ on_datagram(struct node *nd, const char *buf, size_t len,
 	char addr[INET_ADDRSTRLEN];
 
 	nd->received++;
-	reason = msg_decode(buf, len, &m);
+	reason = msg_decode(buf, len, group_key(nd), &m);
 	if (reason == MSG_OK) {
 		if (sim_active(&nd->set.sim))
 			simulate(nd, &m, buf, len);
@@ -461,7 +484,7 @@ node_on_timer(struct node *nd, uint64_t now)
 	peers_check(&nd->peers, now);
 	while ((len = sim_pop_due(&nd->set.sim, now, wire)) > 0) {
 		/* It was accepted once: decoding again cannot fail. */
-		if (msg_decode(wire, len, &m) == MSG_OK)
+		if (msg_decode(wire, len, group_key(nd), &m) == MSG_OK)
 			process(nd, &m);
 	}
 	if (nd->check.open && now >= nd->check.deadline) {
@@ -550,14 +573,15 @@ log_start(const struct node *nd)
 	log_always("start", "version=%s group=%s port=%u ttl=%d interface=%s "
 	    "log_level=%s input=%s hello_interval=%u check_window=%u "
 	    "store_limit=%llu log_format=%s "
-	    "sim_delay=%s sim_loss=%s sim_seed=%llu", KVMC_VERSION, group,
-	    nd->set.net.port, nd->set.net.ttl, iface,
+	    "sim_delay=%s sim_loss=%s sim_seed=%llu key=%s", KVMC_VERSION,
+	    group, nd->set.net.port, nd->set.net.ttl, iface,
 	    log_level_name(nd->set.log_level),
 	    nd->console.reads_stdin ? "yes" : "no",
 	    nd->set.hello_interval, nd->set.check_window,
 	    (unsigned long long)nd->set.store_limit,
 	    log_format_name(nd->set.log_format),
-	    delay, loss, (unsigned long long)nd->set.sim.seed);
+	    delay, loss, (unsigned long long)nd->set.sim.seed,
+	    nd->set.keyed ? "yes" : "no");
 }
 
 /* Which step failed, on what, and the system's reason: for exit 1. */
