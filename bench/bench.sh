@@ -149,7 +149,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 
 mkdir -p build/bench
 make -s kvmc
-cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $mcast bench/mcast.c
+cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $mcast bench/mcast.c msg.c kv.c log.c
 cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $kvbench bench/kvbench.c kv.c log.c
 for ((i = 0; i < K; i++)); do echo "SET k$((i % 1000)) $i"; done >"$dir/sets.txt"
 
@@ -182,6 +182,21 @@ for n in 1 3 8; do
 done
 kvmc_run 3 info 0 writer
 row "kvmc writer -> kvmc, info" 3 "$RATE" - "$LOST" "$DROPS" "$CPU" - "$RSS"
+
+echo
+echo "Group key, N=3, LOG_LEVEL=warn, sender flat out (median of 3, runs interleaved):"
+plain=() keyed=()
+for x in 1 2 3; do
+	kvmc_run 3 warn 0
+	plain+=("$RATE")
+	GROUP_KEY=$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	export GROUP_KEY
+	kvmc_run 3 warn 0
+	keyed+=("$RATE")
+	unset GROUP_KEY
+done
+p=$(median3 "${plain[@]}") k=$(median3 "${keyed[@]}")
+echo "  unkeyed $p msgs/s, keyed $k msgs/s: keyed/unkeyed $(ratio "$k" "$p") (target >= 0.9)"
 
 echo
 echo "Loss-free rate, N=3, sender paced (1 s of traffic per step):"
