@@ -185,18 +185,20 @@ row "kvmc writer -> kvmc, info" 3 "$RATE" - "$LOST" "$DROPS" "$CPU" - "$RSS"
 
 echo
 echo "Group key, N=3, LOG_LEVEL=warn, sender flat out (median of 3, runs interleaved):"
-plain=() keyed=()
+plain=() keyed=() plain_cpu=() keyed_cpu=()
 for x in 1 2 3; do
 	kvmc_run 3 warn 0
-	plain+=("$RATE")
+	plain+=("$RATE") plain_cpu+=("$CPU")
 	GROUP_KEY=$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	export GROUP_KEY
 	kvmc_run 3 warn 0
-	keyed+=("$RATE")
+	keyed+=("$RATE") keyed_cpu+=("$CPU")
 	unset GROUP_KEY
 done
 p=$(median3 "${plain[@]}") k=$(median3 "${keyed[@]}")
-echo "  unkeyed $p msgs/s, keyed $k msgs/s: keyed/unkeyed $(ratio "$k" "$p") (target >= 0.9)"
+pc=$(median3 "${plain_cpu[@]}") kc=$(median3 "${keyed_cpu[@]}")
+echo "  unkeyed $p msgs/s ($pc cpu_us), keyed $k msgs/s ($kc cpu_us):" \
+	"rate keyed/unkeyed $(ratio "$k" "$p") (target >= 0.9), cpu $(ratio "$kc" "$pc")"
 
 echo
 echo "Loss-free rate, N=3, sender paced (1 s of traffic per step):"

@@ -123,7 +123,11 @@ cmd_send(int port, long count, long rate)
 			len = (int)msg_seal(buf, (size_t)len, sizeof(buf), key);
 		send_one(fd, &to, buf, (size_t)len);
 	}
-	send_one(fd, &to, END, strlen(END));
+	/* Three times, apart: one END lost to a full buffer must not hang. */
+	for (i = 0; i < 3; i++) {
+		send_one(fd, &to, END, strlen(END));
+		usleep(10000);
+	}
 	return 0;
 }
 
