@@ -566,28 +566,29 @@ load_key_file(struct settings *set, const char *path, char *error,
 	struct stat st;
 	size_t len = 0;
 	ssize_t n = 1;
-	int fd;
+	int fd, err = 0;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return bad_key_file(error, cap, path, "cannot read it: ", errno);
-	if (fstat(fd, &st) == -1 || (st.st_mode & 044)) {
+	if (fstat(fd, &st) == -1)
+		err = errno;
+	else if (st.st_mode & 044) {
 		snprintf(mode, sizeof(mode), "mode %04o lets group or others "
 		    "read it; expected 0600 or stricter",
 		    (unsigned)(st.st_mode & 07777));
 		close(fd);
 		return bad_key_file(error, cap, path, mode, 0);
 	}
-	while (len < sizeof(buf) && n != 0) {
+	while (err == 0 && len < sizeof(buf) && n != 0) {
 		n = read(fd, buf + len, sizeof(buf) - len);
-		if (n == -1 && errno != EINTR) {
-			close(fd);
-			return bad_key_file(error, cap, path,
-			    "cannot read it: ", errno);
-		}
-		if (n > 0)
+		if (n == -1 && errno != EINTR)
+			err = errno;
+		else if (n > 0)
 			len += (size_t)n;
 	}
 	close(fd);
+	if (err != 0)
+		return bad_key_file(error, cap, path, "cannot read it: ", err);
 	if (len == KEY_HEX + 1 && buf[KEY_HEX] == '\n')
 		len--;
 	if (parse_key(buf, len, set->group_key) == -1)
