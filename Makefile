@@ -71,7 +71,7 @@ test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 test/peers_test: test/peers_test.c $(OBJDIR)/peers.o $(OBJDIR)/log.o \
-    $(OBJDIR)/out.o $(OBJDIR)/msg.o
+    $(OBJDIR)/out.o $(OBJDIR)/msg.o $(OBJDIR)/siphash.o
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # SipHash against the published vectors, and the tag codec.
