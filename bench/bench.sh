@@ -149,8 +149,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 
 mkdir -p build/bench
 make -s kvmc
-cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $mcast bench/mcast.c msg.c siphash.c log.c
-cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $kvbench bench/kvbench.c kv.c siphash.c msg.c log.c
+cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $mcast bench/mcast.c msg.c siphash.c log.c out.c
+cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $kvbench bench/kvbench.c kv.c siphash.c msg.c log.c out.c
 for ((i = 0; i < K; i++)); do echo "SET k$((i % 1000)) $i"; done >"$dir/sets.txt"
 
 echo "kvmc bench — $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), K=$K SETs per run"
