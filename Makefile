@@ -60,10 +60,10 @@ kvmc-static: $(SRCS) kvmc.h
 	mv -f $@.tmp $@
 
 # The test programs, with the project's flags like everything else.
-TESTPROGS = test/rawsend test/rawrecv test/flood test/kv_test test/peers_test \
-	    test/order_test
+TESTPROGS = test/rawsend test/rawrecv test/flood test/sniff test/kv_test \
+	    test/peers_test test/order_test test/siphash_test
 
-test/rawsend test/rawrecv test/flood: %: %.c
+test/rawsend test/rawrecv test/flood test/sniff: %: %.c
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
@@ -71,7 +71,12 @@ test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 test/peers_test: test/peers_test.c $(OBJDIR)/peers.o $(OBJDIR)/log.o \
-    $(OBJDIR)/out.o $(OBJDIR)/msg.o
+    $(OBJDIR)/out.o $(OBJDIR)/msg.o $(OBJDIR)/siphash.o
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+# SipHash against the published vectors, and the tag codec.
+test/siphash_test: test/siphash_test.c $(OBJDIR)/siphash.o $(OBJDIR)/msg.o \
+    $(OBJDIR)/log.o $(OBJDIR)/out.o
 	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 test/order_test: test/order_test.c $(OBJDIR)/order.o $(OBJDIR)/msg.o $(OBJDIR)/out.o \
@@ -103,7 +108,7 @@ bench-trace: kvmc
 # from the seed corpus there. New inputs go to build/fuzz, crashes too.
 FUZZ_SECONDS ?= 60
 FUZZERS	 = decode encode cmd settings
-FUZZ_SRCS = msg.c cmd.c settings.c sim.c log.c out.c
+FUZZ_SRCS = msg.c cmd.c settings.c sim.c log.c out.c siphash.c
 
 build/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) kvmc.h
 	@mkdir -p build/fuzz

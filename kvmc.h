@@ -35,6 +35,7 @@
 #define STORE_LIMIT_MAX		(1ULL << 40)
 #define ORDER_KEPT	4096	/* own commands (and ORDERs) kept to resend */
 #define ORDER_HELD_MAX	65536	/* commands held back, in all */
+#define MAC_LEN		21	/* " mac=" and 16 hex digits (SPEC section 12) */
 
 /*
  * Escaping makes at most three bytes of one, so this holds any escaped key
@@ -68,7 +69,8 @@ enum msg_type {
 /* Reject reasons, in SPEC precedence order: the first that applies wins. */
 enum msg_reason {
 	MSG_OK,
-	MSG_TOO_LONG, MSG_NO_NEWLINE, MSG_BAD_BYTE, MSG_BAD_FIELD,
+	MSG_TOO_LONG, MSG_NO_NEWLINE, MSG_BAD_BYTE, MSG_KEY_MISMATCH,
+	MSG_BAD_FIELD,
 	MSG_BAD_VERSION, MSG_UNKNOWN_FIELD, MSG_DUPLICATE_FIELD,
 	MSG_BAD_ESCAPE, MSG_BAD_TYPE, MSG_BAD_ID, MSG_BAD_FROM, MSG_BAD_KEY,
 	MSG_BAD_VALUE, MSG_MISSING_FIELD, MSG_UNEXPECTED_FIELD,
@@ -221,6 +223,7 @@ struct order_config {
 	char		sequencer[NODE_ID_MAX + 1];	/* total */
 	uint64_t	inc;		/* this run: its start, ms since 1970 */
 	uint64_t	hash_key[2];
+	const uint64_t	*group_key;	/* to decode held datagrams; NULL: none */
 };
 
 struct order;		/* order.c: opaque */
@@ -241,6 +244,8 @@ struct settings {
 	const char		*sim_loss;
 	enum order_mode		ordering;
 	char			sequencer[NODE_ID_MAX + 1];	/* total */
+	int			keyed;		/* a group key was given */
+	uint64_t		group_key[2];	/* SipHash's k0, k1 */
 };
 
 enum cmd_verb {
@@ -376,8 +381,11 @@ int		 seen_has(const struct seen *, const char *uuid);
 void		 seen_add(struct seen *, const char *uuid);
 
 /* msg.c */
-enum msg_reason	 msg_decode(const char *buf, size_t len, struct msg *);
+enum msg_reason	 msg_decode(const char *buf, size_t len, const uint64_t *key,
+		     struct msg *);
 size_t		 msg_encode(const struct msg *, char *buf, size_t cap);
+size_t		 msg_seal(char *buf, size_t len, size_t cap,
+		     const uint64_t key[2]);
 size_t		 msg_describe(const struct msg *, char *buf, size_t cap);
 size_t		 msg_escape(char *dst, size_t cap, const char *src, size_t len);
 int		 msg_unescape(char *dst, const char *src, size_t len,

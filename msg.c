@@ -4,6 +4,8 @@
  * SPEC's order, so a broken datagram gets exactly the reason the SPEC
  * names; it fills the caller's struct and allocates nothing. The same
  * escaping serves the wire and the logs, so one decoder reads both.
+ * With a group key (SPEC section 12) the last field is a SipHash-2-4 tag
+ * of the rest of the line, checked before any field is parsed.
  */
 #include <errno.h>
 #include <string.h>
@@ -69,6 +71,7 @@ static const char *const reason_names[] = {
 	[MSG_TOO_LONG]		= "too_long",
 	[MSG_NO_NEWLINE]	= "no_newline",
 	[MSG_BAD_BYTE]		= "bad_byte",
+	[MSG_KEY_MISMATCH]	= "key_mismatch",
 	[MSG_BAD_FIELD]		= "bad_field",
 	[MSG_BAD_VERSION]	= "bad_version",
 	[MSG_UNKNOWN_FIELD]	= "unknown_field",
@@ -549,14 +552,61 @@ check_values(const struct span v[NFIELDS], unsigned present, struct msg *m)
 	return check_order_values(v, present, (present & BIT(F_TYPE)) != 0, m);
 }
 
+/* Where " mac=" starts in the len bytes at p, or -1. */
+static long
+find_mac(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 5 <= len; i++)
+		if (p[i] == ' ' && memcmp(p + i + 1, "mac=", 4) == 0)
+			return (long)i;
+	return -1;
+}
+
+/*
+ * The tag check of a line (newline removed). Without a key, a line with a
+ * token that begins "mac=" is refused. With one, the line must end with
+ * " mac=" and 16 lower-case hex digits, hold " mac=" nowhere else, and
+ * the digits must be SipHash-2-4 of every byte before them; *len is then
+ * cut to those bytes, the message proper. Only the received digits are
+ * looked at one by one; the tags are compared as one 64-bit word, so the
+ * time taken does not depend on where they differ.
+ */
+static enum msg_reason
+check_mac(const char *p, size_t *len, const uint64_t *key)
+{
+	struct span digits;
+	uint64_t got;
+	size_t body;
+
+	if (key == NULL) {
+		if ((*len >= 4 && memcmp(p, "mac=", 4) == 0) ||
+		    find_mac(p, *len) >= 0)
+			return MSG_KEY_MISMATCH;
+		return MSG_OK;
+	}
+	if (*len < MAC_LEN)
+		return MSG_KEY_MISMATCH;
+	body = *len - MAC_LEN;
+	digits = (struct span){ p + body + 5, 16 };
+	if (find_mac(p, body + 5) != (long)body || !digest_hex(digits, &got))
+		return MSG_KEY_MISMATCH;
+	if ((got ^ siphash(key, p, body)) != 0)
+		return MSG_KEY_MISMATCH;
+	*len = body;
+	return MSG_OK;
+}
+
 /*
  * Decodes one datagram of len bytes (len may exceed what buf holds when
- * it is over WIRE_MAX: only the length is looked at then). Returns MSG_OK
- * and fills m, or the reason the datagram is rejected; m is then partly
+ * it is over WIRE_MAX: only the length is looked at then), under the
+ * group key (k0, k1), or NULL when the node has none. Returns MSG_OK and
+ * fills m, or the reason the datagram is rejected; m is then partly
  * filled and meaningless.
  */
 enum msg_reason
-msg_decode(const char *buf, size_t len, struct msg *m)
+msg_decode(const char *buf, size_t len, const uint64_t *key, struct msg *m)
 {
 	struct span v[NFIELDS], tok, name, value;
 	struct cursor c;
@@ -571,6 +621,8 @@ msg_decode(const char *buf, size_t len, struct msg *m)
 	len--;
 	if (!bytes_ok(buf, len))
 		return MSG_BAD_BYTE;
+	if ((r = check_mac(buf, &len, key)) != MSG_OK)
+		return r;
 	if (!fields_ok(buf, len))
 		return MSG_BAD_FIELD;
 	if (len < 3 || memcmp(buf, "v=1", 3) != 0 || (len > 3 && buf[3] != ' '))
@@ -772,6 +824,27 @@ msg_encode(const struct msg *m, char *buf, size_t cap)
 	put_str(&o, "id", m->id);
 	put_str(&o, "from", m->from);
 	put_params(&o, m);
+	put(&o, "\n", 1);
+	if (o.full || o.len > WIRE_MAX)
+		return 0;
+	return o.len;
+}
+
+/*
+ * Appends the field mac= to an encoded line of len bytes (newline
+ * included): SipHash-2-4, under the group key (k0, k1), of every byte
+ * before " mac=". Returns the new length, or 0 when the sealed line would
+ * not fit in cap or in one datagram (buf is then not a line any more).
+ */
+size_t
+msg_seal(char *buf, size_t len, size_t cap, const uint64_t key[2])
+{
+	struct out o = { buf, cap, 0, 0 };
+
+	if (len == 0 || len > cap || buf[len - 1] != '\n')
+		return 0;
+	o.len = len - 1;	/* the newline goes after the tag */
+	put_u64(&o, "mac", siphash(key, buf, len - 1), 1);
 	put(&o, "\n", 1);
 	if (o.full || o.len > WIRE_MAX)
 		return 0;

@@ -98,6 +98,29 @@ chatter_level(const struct msg *m)
 	    m->type == MSG_NACK ? LOG_DEBUG : LOG_INFO;
 }
 
+/* The group key, or NULL: what msg_decode checks tags against. */
+static const uint64_t *
+group_key(const struct node *nd)
+{
+	return nd->set.keyed ? nd->set.group_key : NULL;
+}
+
+/*
+ * The one place where the bytes this node sends are made: encoded, then
+ * sealed with the group key's tag, if any, which counts against the
+ * datagram's size. Returns the length, or 0 when it would not fit.
+ */
+static size_t
+encode_sealed(const struct node *nd, const struct msg *m, char *wire,
+    size_t cap)
+{
+	size_t len = msg_encode(m, wire, cap);
+
+	if (len > 0 && nd->set.keyed)
+		len = msg_seal(wire, len, cap, nd->set.group_key);
+	return len;
+}
+
 /*
  * Multicasts one message of this node, with a fresh id and this node as
  * its sender; its bytes go to wire. Returns their length, or 0 when it
@@ -112,7 +135,7 @@ send_wire(struct node *nd, struct msg *m, char wire[WIRE_MAX + 1])
 
 	new_id(m->id);
 	memcpy(m->from, nd->set.node_id, sizeof(m->from));
-	len = msg_encode(m, wire, WIRE_MAX + 1);
+	len = encode_sealed(nd, m, wire, WIRE_MAX + 1);
 	if (len == 0)
 		return 0;
 	/* Remember it first: the loopback copy may be read right after. */
@@ -434,7 +457,7 @@ on_datagram(struct node *nd, const char *buf, size_t len,
 	char addr[INET_ADDRSTRLEN];
 
 	nd->received++;
-	reason = msg_decode(buf, len, &m);
+	reason = msg_decode(buf, len, group_key(nd), &m);
 	/* A peer in another mode: decided here, before the simulation. */
 	if (reason == MSG_OK)
 		reason = order_fits(nd->set.ordering, nd->set.sequencer, &m);
@@ -528,7 +551,7 @@ node_on_timer(struct node *nd, uint64_t now)
 	peers_check(&nd->peers, now);
 	while ((len = sim_pop_due(&nd->set.sim, now, wire)) > 0) {
 		/* It was accepted once: decoding again cannot fail. */
-		if (msg_decode(wire, len, &m) == MSG_OK)
+		if (msg_decode(wire, len, group_key(nd), &m) == MSG_OK)
 			process(nd, &m, wire, len);
 	}
 	order_on_timer(nd->ordering, now);
@@ -590,6 +613,7 @@ order_start(struct node *nd, const uint64_t hash_key[2])
 	cfg.inc = wall_ms();
 	cfg.hash_key[0] = hash_key[0];
 	cfg.hash_key[1] = hash_key[1];
+	cfg.group_key = group_key(nd);
 	return order_new(&cfg, &io);
 }
 
@@ -646,7 +670,7 @@ log_start(const struct node *nd)
 	log_always("start", "version=%s group=%s port=%u ttl=%d interface=%s "
 	    "log_level=%s input=%s hello_interval=%u check_window=%u "
 	    "store_limit=%llu log_format=%s "
-	    "sim_delay=%s sim_loss=%s sim_seed=%llu ordering=%s%s%s",
+	    "sim_delay=%s sim_loss=%s sim_seed=%llu ordering=%s%s%s key=%s",
 	    KVMC_VERSION, group, nd->set.net.port, nd->set.net.ttl, iface,
 	    log_level_name(nd->set.log_level),
 	    nd->console.reads_stdin ? "yes" : "no",
@@ -656,7 +680,8 @@ log_start(const struct node *nd)
 	    (unsigned long long)nd->set.sim.seed,
 	    settings_mode_name(nd->set.ordering),
 	    nd->set.ordering == ORDER_TOTAL ? " sequencer=" : "",
-	    nd->set.ordering == ORDER_TOTAL ? nd->set.sequencer : "");
+	    nd->set.ordering == ORDER_TOTAL ? nd->set.sequencer : "",
+	    nd->set.keyed ? "yes" : "no");
 }
 
 /* Which step failed, on what, and the system's reason: for exit 1. */

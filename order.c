@@ -125,6 +125,8 @@ struct order {
 	uint64_t	 resent_at[RESEND_BUDGET];	/* ring of resend times */
 	size_t		 resent_next;	/* its oldest slot */
 	uint64_t	 hash_key[2];
+	int		 keyed;		/* held datagrams carry a tag */
+	uint64_t	 group_key[2];
 	struct total	*total;		/* total mode only */
 };
 
@@ -222,9 +224,10 @@ held_new(uint64_t seq, const char *wire, size_t len)
 
 /* A held datagram was accepted once: decoding it again cannot fail. */
 static void
-held_decode(const struct held *h, struct msg *m)
+held_decode(const struct order *o, const struct held *h, struct msg *m)
 {
-	if (msg_decode(h->wire, h->len, m) != MSG_OK)
+	if (msg_decode(h->wire, h->len, o->keyed ? o->group_key : NULL, m) !=
+	    MSG_OK)
 		abort();
 }
 
@@ -611,7 +614,7 @@ drain_stream(struct order *o, struct stream *s, uint64_t now)
 	size_t n = 0;
 
 	while (s->nheld > 0 && s->held[0]->seq == s->done + 1) {
-		held_decode(s->held[0], &m);
+		held_decode(o, s->held[0], &m);
 		if (!deps_met(o, &m))
 			break;
 		h = stream_pop(o, s);
@@ -650,7 +653,7 @@ stream_skip(struct order *o, struct stream *s, uint64_t upto, uint64_t now)
 		h = stream_pop(o, s);
 		if (h->seq > next)
 			log_gap_lost(s->id, next, h->seq - 1);
-		held_decode(h, &m);
+		held_decode(o, h, &m);
 		deliver(o, s, &m, h->wire, h->len, 1, now);
 		next = h->seq + 1;
 		free(h);
@@ -798,7 +801,7 @@ total_apply(struct order *o, struct pending *p, uint64_t n)
 {
 	struct msg m;
 
-	held_decode(p->cmd, &m);
+	held_decode(o, p->cmd, &m);
 	o->total->done = n;
 	seen_add(&o->total->applied, m.id);
 	o->io.apply(o->io.ctx, &m, n);
@@ -978,7 +981,7 @@ on_order(struct order *o, const struct msg *m, uint64_t now)
 		struct msg cmd;
 
 		p->hold_logged = 1;
-		held_decode(p->cmd, &cmd);
+		held_decode(o, p->cmd, &cmd);
 		log_hold(&cmd, "total");
 	}
 	total_drain(o, now);
@@ -1243,6 +1246,11 @@ order_new(const struct order_config *cfg, const struct order_io *io)
 	o->io = *io;
 	o->hash_key[0] = cfg->hash_key[0];
 	o->hash_key[1] = cfg->hash_key[1];
+	if (cfg->group_key != NULL) {
+		o->keyed = 1;
+		o->group_key[0] = cfg->group_key[0];
+		o->group_key[1] = cfg->group_key[1];
+	}
 	if (o->mode == ORDER_TOTAL) {
 		o->total = xcalloc(1, sizeof(*o->total));
 		seen_init(&o->total->applied, ORDER_KEPT, cfg->hash_key);

@@ -4,10 +4,14 @@
  * caller as one line naming it, its value and what is accepted; main
  * prints it and exits 2. This file never exits.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 
@@ -389,6 +393,9 @@ settings_help(void)
 	    "  --ordering MODE     ORDERING         none|fifo|causal|total, default: none\n"
 	    "  --sequencer ID      SEQUENCER        the node that orders in total, default: none\n"
 	    "\n"
+	    "Group key: only nodes that hold the same key hear each other.\n"
+	    "  --key-file PATH     GROUP_KEY        32 hex digits, file 0600, default: none\n"
+	    "\n"
 	    "Commands: SET key value, GET key, PRINT, CHECK, PEERS, HELP, EXIT\n"
 	    "\n"
 	    "kvmc trace [--shiviz] FILE...  draw node logs as an SVG diagram\n"
@@ -406,12 +413,14 @@ bad_setting(char *error, size_t cap, const char *name, const char *value,
 	snprintf(error, cap, "%s '%s': expected %s", name, shown, expected);
 }
 
+/* The line for a bad argument: the problem, the first len bytes of arg. */
 static void
-bad_usage(char *error, size_t cap, const char *what, const char *arg)
+bad_usage(char *error, size_t cap, const char *what, const char *arg,
+    size_t len)
 {
 	char shown[3 * LINE_MAX_IN + 1];
 
-	msg_display(shown, sizeof(shown), arg, strlen(arg));
+	msg_display(shown, sizeof(shown), arg, len);
 	snprintf(error, cap, "%s '%s' (see kvmc --help)", what, shown);
 }
 
@@ -472,41 +481,53 @@ scan_flag(const char *arg, struct settings *set, enum settings_status *st)
 }
 
 /*
- * Reads argv into given[] (the last value of each option wins) and the
- * flags. Returns the status: SETTINGS_BAD on an unknown option or a
- * missing value, with the line in error.
+ * Reads argv into given[] and *key_file (the last value of each option
+ * wins) and the flags. Returns the status: SETTINGS_BAD on an unknown
+ * option or a missing value, with the line in error.
  */
 static enum settings_status
-scan_args(int argc, char **argv, const char *given[], struct settings *set,
-    char *error, size_t cap)
+scan_args(int argc, char **argv, const char *given[], const char **key_file,
+    struct settings *set, char *error, size_t cap)
 {
 	enum settings_status st = SETTINGS_RUN;
 	const struct setting *s;
 	const char *arg, *eq;
-	int i, flag;
+	size_t name_len;
+	int i, flag, is_key;
 
 	for (i = 1; i < argc; i++) {
 		arg = argv[i];
 		if (strncmp(arg, "--", 2) != 0) {
 			bad_usage(error, cap, arg[0] == '-' ? "unknown option" :
-			    "unexpected argument", arg);
+			    "unexpected argument", arg, strlen(arg));
 			return SETTINGS_BAD;
 		}
 		if ((flag = scan_flag(arg, set, &st)) == 1)
 			continue;
 		if (flag == -1) {
-			bad_usage(error, cap, "option takes no value", arg);
+			bad_usage(error, cap, "option takes no value", arg,
+			    strlen(arg));
 			return SETTINGS_BAD;
 		}
 		eq = strchr(arg, '=');
-		s = find_setting(arg + 2, eq ? (size_t)(eq - arg - 2) :
-		    strlen(arg + 2));
-		if (s == NULL || (eq == NULL && i + 1 == argc)) {
-			bad_usage(error, cap, s == NULL ? "unknown option" :
-			    "missing value for option", arg);
+		name_len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		s = find_setting(arg + 2, name_len);
+		is_key = name_len == 8 && memcmp(arg + 2, "key-file", 8) == 0;
+		/* Shown without its value: --key=... may hold a secret. */
+		if (s == NULL && !is_key) {
+			bad_usage(error, cap, "unknown option", arg,
+			    name_len + 2);
 			return SETTINGS_BAD;
 		}
-		given[s - settings_table] = eq ? eq + 1 : argv[++i];
+		if (eq == NULL && i + 1 == argc) {
+			bad_usage(error, cap, "missing value for option", arg,
+			    strlen(arg));
+			return SETTINGS_BAD;
+		}
+		if (is_key)
+			*key_file = eq ? eq + 1 : argv[++i];
+		else
+			given[s - settings_table] = eq ? eq + 1 : argv[++i];
 	}
 	return st;
 }
@@ -537,23 +558,147 @@ settings_set(struct settings *set, const char *option, const char *value)
 	return s == NULL ? -1 : s->parse(set, value);
 }
 
+/* ---- the group key (SPEC section 12): never shown, never on argv ---- */
+
+#define KEY_HEX		32	/* hex digits of a 128-bit key */
+#define KEY_EXPECTED	"32 hex digits (a 128-bit key)"
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Reads 32 hex digits, either case, left to right two per byte, into
+ * SipHash's two key words as the reference implementation loads its
+ * 16-byte key: k0 is bytes 0-7, k1 bytes 8-15, each little-endian.
+ * Returns 0, or -1 when the len bytes at p are not exactly that.
+ */
+static int
+parse_key(const char *p, size_t len, uint64_t key[2])
+{
+	int hi, lo;
+	size_t i;
+
+	if (len != KEY_HEX)
+		return -1;
+	key[0] = key[1] = 0;
+	for (i = 0; i < KEY_HEX / 2; i++) {
+		if ((hi = hex_value(p[2 * i])) < 0 ||
+		    (lo = hex_value(p[2 * i + 1])) < 0)
+			return -1;
+		key[i / 8] |= (uint64_t)(hi << 4 | lo) << (8 * (i % 8));
+	}
+	return 0;
+}
+
+/* The line for a bad key file: its path and the problem, never the key. */
+static int
+bad_key_file(char *error, size_t cap, const char *path, const char *problem,
+    int err)
+{
+	char shown[3 * LINE_MAX_IN + 1];
+
+	msg_display(shown, sizeof(shown), path, strlen(path));
+	snprintf(error, cap, "--key-file '%s': %s%s", shown, problem,
+	    err ? strerror(err) : "");
+	return -1;
+}
+
+/*
+ * --key-file: the file may end with one newline. A file that group or
+ * others may read is refused before it is read; the mode is checked on
+ * the open file, so it is the file that is read. Returns 0, or -1 with
+ * the line in error.
+ */
+static int
+load_key_file(struct settings *set, const char *path, char *error,
+    size_t cap)
+{
+	char buf[KEY_HEX + 2], mode[96];
+	struct stat st;
+	size_t len = 0;
+	ssize_t n = 1;
+	int fd, err = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return bad_key_file(error, cap, path, "cannot read it: ", errno);
+	if (fstat(fd, &st) == -1)
+		err = errno;
+	else if (st.st_mode & 044) {
+		snprintf(mode, sizeof(mode), "mode %04o lets group or others "
+		    "read it; expected 0600 or stricter",
+		    (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return bad_key_file(error, cap, path, mode, 0);
+	}
+	while (err == 0 && len < sizeof(buf) && n != 0) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n == -1 && errno != EINTR)
+			err = errno;
+		else if (n > 0)
+			len += (size_t)n;
+	}
+	close(fd);
+	if (err != 0)
+		return bad_key_file(error, cap, path, "cannot read it: ", err);
+	if (len == KEY_HEX + 1 && buf[KEY_HEX] == '\n')
+		len--;
+	if (parse_key(buf, len, set->group_key) == -1)
+		return bad_key_file(error, cap, path, "expected " KEY_EXPECTED
+		    ", then at most one newline", 0);
+	set->keyed = 1;
+	return 0;
+}
+
+/*
+ * The key comes last, after every other setting: from --key-file, else
+ * from GROUP_KEY (which may not end with a newline); empty is unset.
+ * Returns 0, or -1 with the line in error; the key is never in it.
+ */
+static int
+load_key(struct settings *set, const char *key_file, char *error,
+    size_t cap)
+{
+	const char *value = getenv("GROUP_KEY");
+
+	if (key_file != NULL)
+		return load_key_file(set, key_file, error, cap);
+	if (value == NULL || value[0] == '\0')
+		return 0;
+	if (parse_key(value, strlen(value), set->group_key) == -1) {
+		snprintf(error, cap, "GROUP_KEY: expected " KEY_EXPECTED);
+		return -1;
+	}
+	set->keyed = 1;
+	return 0;
+}
+
 /*
  * Reads argv, then the environment, over the defaults already in set.
  * Options win; an empty variable is unset; a variable overridden by its
  * option is not looked at. Returns SETTINGS_BAD with one line in error
- * for the first bad setting in the table's order; SETTINGS_HELP or
- * SETTINGS_VERSION when asked for, after checking only the arguments.
+ * for the first bad setting in the table's order, then the group key;
+ * SETTINGS_HELP or SETTINGS_VERSION when asked for, after checking only
+ * the arguments.
  */
 enum settings_status
 settings_load(struct settings *set, int argc, char **argv, char *error,
     size_t error_cap)
 {
-	const char *given[NSETTINGS] = { 0 }, *value, *name;
+	const char *given[NSETTINGS] = { 0 }, *value, *name, *key_file = NULL;
 	enum settings_status st;
 	char option[32];
 	size_t i;
 
-	st = scan_args(argc, argv, given, set, error, error_cap);
+	st = scan_args(argc, argv, given, &key_file, set, error, error_cap);
 	if (st != SETTINGS_RUN)
 		return st;
 	for (i = 0; i < NSETTINGS; i++) {
@@ -576,5 +721,7 @@ settings_load(struct settings *set, int argc, char **argv, char *error,
 			return SETTINGS_BAD;
 		}
 	}
+	if (load_key(set, key_file, error, error_cap) == -1)
+		return SETTINGS_BAD;
 	return SETTINGS_RUN;
 }

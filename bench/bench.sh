@@ -149,8 +149,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 
 mkdir -p build/bench
 make -s kvmc
-cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $mcast bench/mcast.c
-cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $kvbench bench/kvbench.c kv.c log.c
+cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $mcast bench/mcast.c msg.c siphash.c log.c out.c
+cc -std=c11 -D_DEFAULT_SOURCE -O2 -o $kvbench bench/kvbench.c kv.c siphash.c msg.c log.c out.c
 for ((i = 0; i < K; i++)); do echo "SET k$((i % 1000)) $i"; done >"$dir/sets.txt"
 
 echo "kvmc bench — $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), K=$K SETs per run"
@@ -182,6 +182,23 @@ for n in 1 3 8; do
 done
 kvmc_run 3 info 0 writer
 row "kvmc writer -> kvmc, info" 3 "$RATE" - "$LOST" "$DROPS" "$CPU" - "$RSS"
+
+echo
+echo "Group key, N=3, LOG_LEVEL=warn, sender flat out (median of 3, runs interleaved):"
+plain=() keyed=() plain_cpu=() keyed_cpu=()
+for x in 1 2 3; do
+	kvmc_run 3 warn 0
+	plain+=("$RATE") plain_cpu+=("$CPU")
+	GROUP_KEY=$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	export GROUP_KEY
+	kvmc_run 3 warn 0
+	keyed+=("$RATE") keyed_cpu+=("$CPU")
+	unset GROUP_KEY
+done
+p=$(median3 "${plain[@]}") k=$(median3 "${keyed[@]}")
+pc=$(median3 "${plain_cpu[@]}") kc=$(median3 "${keyed_cpu[@]}")
+echo "  unkeyed $p msgs/s ($pc cpu_us), keyed $k msgs/s ($kc cpu_us):" \
+	"rate keyed/unkeyed $(ratio "$k" "$p") (target >= 0.9), cpu $(ratio "$kc" "$pc")"
 
 echo
 echo "Loss-free rate, N=3, sender paced (1 s of traffic per step):"

@@ -14,6 +14,8 @@
  *
  * END is a malformed datagram on purpose: every kvmc log level shows its
  * reject line, so it marks "everything before me is processed".
+ * With GROUP_KEY set, each SET carries its tag (SPEC section 12), as a
+ * keyed kvmc node would send it; END stays untagged, still a reject.
  * Always on 239.0.0.1 through 127.0.0.1, TTL 0: nothing leaves the host.
  */
 #define _GNU_SOURCE	/* memmem */
@@ -28,6 +30,8 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+
+#include "../kvmc.h"
 
 #define GROUP	"239.0.0.1"
 #define END	"END\n"
@@ -74,6 +78,25 @@ send_one(int fd, const struct sockaddr_in *to, const char *buf, size_t len)
 	}
 }
 
+/* GROUP_KEY's 32 hex digits as SipHash's k0, k1; 0 when unset. */
+static int
+group_key(uint64_t key[2])
+{
+	const char *hex = getenv("GROUP_KEY");
+	unsigned byte;
+	size_t i;
+
+	if (hex == NULL || strlen(hex) != 32)
+		return 0;
+	key[0] = key[1] = 0;
+	for (i = 0; i < 16; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &byte) != 1)
+			return 0;
+		key[i / 8] |= (uint64_t)byte << (8 * (i % 8));
+	}
+	return 1;
+}
+
 static int
 cmd_send(int port, long count, long rate)
 {
@@ -81,9 +104,10 @@ cmd_send(int port, long count, long rate)
 	int fd = sender(&to);
 	uint64_t start = now_us(CLOCK_MONOTONIC), due;
 	unsigned run = (unsigned)getpid();
+	uint64_t key[2];
+	int keyed = group_key(key), len;
 	char buf[256];
 	long i;
-	int len;
 
 	for (i = 0; i < count; i++) {
 		if (rate > 0) {
@@ -95,9 +119,15 @@ cmd_send(int port, long count, long rate)
 		    "id=%08x-0000-4000-8000-%012lx from=bench key=k%ld "
 		    "value=%llu\n", run, i, i % 1000,
 		    (unsigned long long)now_us(CLOCK_REALTIME));
+		if (keyed)
+			len = (int)msg_seal(buf, (size_t)len, sizeof(buf), key);
 		send_one(fd, &to, buf, (size_t)len);
 	}
-	send_one(fd, &to, END, strlen(END));
+	/* Three times, apart: one END lost to a full buffer must not hang. */
+	for (i = 0; i < 3; i++) {
+		send_one(fd, &to, END, strlen(END));
+		usleep(10000);
+	}
 	return 0;
 }
 

@@ -45,7 +45,7 @@ kvmc_setup() {
 	unset NODE_ID MULTICAST_GROUP MULTICAST_PORT MULTICAST_TTL \
 		LOG_LEVEL HELLO_INTERVAL CHECK_WINDOW SIM_DELAY SIM_LOSS SIM_SEED \
 		ORDERING SEQUENCER
-	unset STORE_LIMIT
+	unset STORE_LIMIT GROUP_KEY
 	unset LOG_FORMAT NO_COLOR
 	# No test traffic may leave the loopback interface; and a node that a
 	# test runs without --port still uses this test's port.

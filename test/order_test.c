@@ -85,7 +85,7 @@ receive(struct order *o, const char *text, uint64_t now)
 	int len;
 
 	len = snprintf(wire, sizeof(wire), "%s\n", text);
-	EXPECT(len > 0 && msg_decode(wire, (size_t)len, &m) == MSG_OK);
+	EXPECT(len > 0 && msg_decode(wire, (size_t)len, NULL, &m) == MSG_OK);
 	return order_receive(o, &m, wire, (size_t)len, now);
 }
 

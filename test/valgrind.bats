@@ -112,3 +112,23 @@ clean_exit() {
 	clean_exit node2
 	clean_exit node3
 }
+
+@test "two keyed nodes under memcheck: tags made, checked and refused" {
+	local key=000102030405060708090a0b0c0d0e0f
+	umask 077
+	printf '%s\n' "$key" >"$BATS_TEST_TMPDIR/key"
+	GROUP_KEY=$key start_checked node1
+	start_checked node2 --key-file "$BATS_TEST_TMPDIR/key" --sim-delay '*=50'
+	send_line node1 "SET a 1"
+	wait_log node2 'event=apply .*key=a value=1$'
+	send_line node2 "CHECK"
+	wait_out node2 'CONSISTENT|DIVERGED'
+	datagram "v=1 type=SET id=$(uuid 1) from=ghost key=g value=v\n"
+	datagram "v=1 type=SET id=$(uuid 2) from=ghost key=g value=v mac=0123456789abcdef\n"
+	wait_count node1 'event=reject reason=key_mismatch' 2
+	wait_count node2 'event=reject reason=key_mismatch' 2
+	send_line node1 "EXIT"
+	close_input node2
+	clean_exit node1
+	clean_exit node2
+}

@@ -60,7 +60,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	len = msg_encode(&m, wire, sizeof(wire));
 	if (len == 0)
 		return 0;	/* too big for a datagram: refused, fine */
-	if (msg_decode(wire, len, &back) != MSG_OK || back.type != m.type)
+	if (msg_decode(wire, len, NULL, &back) != MSG_OK || back.type != m.type)
 		abort();
 	if (m.type == MSG_SET && (back.value_len != m.value_len ||
 	    memcmp(back.value, m.value, m.value_len) != 0))
