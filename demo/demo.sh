@@ -271,16 +271,20 @@ why() {
 	done
 }
 
-# keep ROW: the logs of the row's cells under $out, with their diagrams.
+# keep_run RUN: the logs of one run under $out, with its diagram.
+keep_run() {
+	local dest=$out/$1
+	mkdir -p "$dest"
+	cp "$dir/$1"/*.log "$dest"/
+	"$kvmc" trace "$dest"/*.log >"$dest/trace.svg" 2>/dev/null ||
+		rm -f "$dest/trace.svg"
+}
+
+# keep ROW: the logs and diagrams of the row's cells.
 keep() {
-	local mode c dest
+	local mode
 	for mode in "${MODES[@]}"; do
-		c=$dir/$1-$mode
-		dest=$out/$1-$mode
-		mkdir -p "$dest"
-		cp "$c"/*.log "$dest"/
-		"$kvmc" trace "$dest"/*.log >"$dest/trace.svg" 2>/dev/null ||
-			rm -f "$dest/trace.svg"
+		keep_run "$1-$mode"
 	done
 }
 
@@ -334,8 +338,8 @@ opening "$dir/opening-none" "$port" none
 echo
 echo "== The same run under ORDERING=total, node1 the sequencer"
 opening "$dir/opening-total" "$((port + 1))" total
-cp -r "$dir/opening-none" "$dir/opening-total" "$out"/
-rm -f "$out"/opening-*/*.in "$out"/opening-*/*.pid
+keep_run opening-none
+keep_run opening-total
 echo
 echo "== Which ordering fixes what: each cell is the CHECK verdict of a real run"
 matrix
