@@ -114,12 +114,14 @@ assert_verdict_then_stop() {
 }
 
 @test "one digest that differs is enough for DIVERGED" {
-	start_node n1
+	# A long window: on a loaded machine the reply this script sends must
+	# still be in it.
+	start_node n1 --check-window 5000
 	send_line n1 CHECK
 	wait_log n1 'event=send .*type=CHECK'
 	# A forged reply from a node "odd" whose store is not empty.
 	digest_datagram odd "$(check_id n1)" 0123456789abcdef
-	wait_out n1 "$VERDICT"
+	wait_out n1 "$VERDICT" 15
 	assert_eq "$(rows n1)" $'n1 digest=0000000000000000 entries=0 order=0\nodd digest=0123456789abcdef entries=1 order=1'
 	assert_eq "$(verdict n1)" "DIVERGED (2 nodes)" verdict
 }
@@ -195,12 +197,14 @@ assert_verdict_then_stop() {
 }
 
 @test "a DIGEST counts only when its re= is the open CHECK's id" {
-	start_node n1
+	# A long window: on a loaded machine both replies this script sends
+	# must still be in it.
+	start_node n1 --check-window 5000
 	send_line n1 CHECK
 	wait_log n1 'event=send .*type=CHECK'
 	digest_datagram stranger "$(uuid 42)" 0000000000000000 1
 	digest_datagram friend "$(check_id n1)" 0000000000000000 2
-	wait_out n1 "$VERDICT"
+	wait_out n1 "$VERDICT" 15
 	# n1 processed both, but only friend's answers this CHECK.
 	assert_match "$(log_line n1 'event=apply .*from=stranger')" "type=DIGEST re=$(uuid 42) "
 	assert_eq "$(rows n1 | cut -d' ' -f1 | paste -sd' ' -)" "friend n1" "rows"
