@@ -288,7 +288,9 @@ final_x() {
 }
 
 @test "held messages are processed in order of due time, not of arrival" {
-	start_replica r --sim-delay 'slow=400,fast=100'
+	# The two datagrams come from two rawsend processes: fast's may arrive
+	# up to 1.4 s after slow's (a loaded machine) and still be due first.
+	start_replica r --sim-delay 'slow=1500,fast=100'
 	datagram "v=1 type=SET id=$(uuid 1) from=slow key=a value=1\n"
 	datagram "v=1 type=SET id=$(uuid 2) from=fast key=b value=2\n"
 	wait_count r 'event=apply ' 2
