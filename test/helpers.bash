@@ -28,7 +28,10 @@ FLOOD=$REPO/test/flood # many datagrams, fast: see test/flood.c
 KVMC_CMD=("$KVMC")
 
 GROUP=239.0.0.1
-WAIT=5 # default deadline, in seconds, of every wait_* helper
+# Default deadline, in seconds, of every wait_* helper: what a wait gives
+# up after, never what it takes, so it is long enough for a machine whose
+# two cores are shared by many busy processes.
+WAIT=15
 
 declare -gA NODE_PID=() # node name -> PID of its kvmc process
 declare -gA NODE_FD=()  # node name -> fd this test holds on its stdin FIFO
