@@ -96,8 +96,10 @@ assert_verdict_then_stop() {
 }
 
 @test "CHECK says DIVERGED (4 nodes) after the four-node delay experiment" {
-	# node3 hears node1 300 ms late, node4 hears node2 300 ms late; node1
-	# writes x=1, then node2 x=2: node3 keeps 1, the others 2.
+	# node3 hears node1 late, node4 hears node2 late; node1 writes x=1,
+	# then node2 x=2: node3 keeps 1, the others 2. node3 hears node1's
+	# CHECK as late as its SET, 2 s: node1's window is longer than that.
+	export CHECK_WINDOW=5000
 	four_nodes
 	check node1
 	run -0 rows node1

@@ -106,7 +106,7 @@ final_x() {
 
 # ------------------------------------------------------------ divergence
 
-@test "node3, hearing node1 300 ms late, applies x=2 then x=1 and keeps 1" {
+@test "node3, hearing node1 late, applies x=2 then x=1 and keeps 1" {
 	four_nodes
 	assert_eq "$(applied_values node3)" "2 1" "node3's apply order"
 	assert_eq "$(final_x node3)" 1 "node3's x"
