@@ -48,9 +48,11 @@ FLOOD_TOTAL=200000
 
 # flood COUNT [FIRST]: send COUNT datagrams of the mix (the C source above
 # lists it), valid SETs with ids from uuid FIRST on (default 2^28, far
-# from the small numbers wire_set uses); returns when all are sent.
+# from the small numbers wire_set uses); returns when all are sent. The
+# timeout only guards against a hang: with little CPU to spare, 200,000
+# sends (each a copy for three sockets) were seen to need over 60 s.
 flood() {
-	timeout 60 "$FLOOD" "$GROUP" "$PORT" mix "$1" "${2:-268435456}" 12345
+	timeout 300 "$FLOOD" "$GROUP" "$PORT" mix "$1" "${2:-268435456}" 12345
 }
 
 # flood_forever: start an endless flood in the background (killed in
