@@ -96,8 +96,10 @@ assert_verdict_then_stop() {
 }
 
 @test "CHECK says DIVERGED (4 nodes) after the four-node delay experiment" {
-	# node3 hears node1 300 ms late, node4 hears node2 300 ms late; node1
-	# writes x=1, then node2 x=2: node3 keeps 1, the others 2.
+	# node3 hears node1 late, node4 hears node2 late; node1 writes x=1,
+	# then node2 x=2: node3 keeps 1, the others 2. node3 hears node1's
+	# CHECK as late as its SET, 2 s: node1's window is longer than that.
+	export CHECK_WINDOW=5000
 	four_nodes
 	check node1
 	run -0 rows node1
@@ -114,12 +116,14 @@ assert_verdict_then_stop() {
 }
 
 @test "one digest that differs is enough for DIVERGED" {
-	start_node n1
+	# A long window: on a loaded machine the reply this script sends must
+	# still be in it.
+	start_node n1 --check-window 5000
 	send_line n1 CHECK
 	wait_log n1 'event=send .*type=CHECK'
 	# A forged reply from a node "odd" whose store is not empty.
 	digest_datagram odd "$(check_id n1)" 0123456789abcdef
-	wait_out n1 "$VERDICT"
+	wait_out n1 "$VERDICT" 15
 	assert_eq "$(rows n1)" $'n1 digest=0000000000000000 entries=0 order=0\nodd digest=0123456789abcdef entries=1 order=1'
 	assert_eq "$(verdict n1)" "DIVERGED (2 nodes)" verdict
 }
@@ -195,12 +199,14 @@ assert_verdict_then_stop() {
 }
 
 @test "a DIGEST counts only when its re= is the open CHECK's id" {
-	start_node n1
+	# A long window: on a loaded machine both replies this script sends
+	# must still be in it.
+	start_node n1 --check-window 5000
 	send_line n1 CHECK
 	wait_log n1 'event=send .*type=CHECK'
 	digest_datagram stranger "$(uuid 42)" 0000000000000000 1
 	digest_datagram friend "$(check_id n1)" 0000000000000000 2
-	wait_out n1 "$VERDICT"
+	wait_out n1 "$VERDICT" 15
 	# n1 processed both, but only friend's answers this CHECK.
 	assert_match "$(log_line n1 'event=apply .*from=stranger')" "type=DIGEST re=$(uuid 42) "
 	assert_eq "$(rows n1 | cut -d' ' -f1 | paste -sd' ' -)" "friend n1" "rows"

@@ -28,7 +28,10 @@ FLOOD=$REPO/test/flood # many datagrams, fast: see test/flood.c
 KVMC_CMD=("$KVMC")
 
 GROUP=239.0.0.1
-WAIT=5 # default deadline, in seconds, of every wait_* helper
+# Default deadline, in seconds, of every wait_* helper: what a wait gives
+# up after, never what it takes, so it is long enough for a machine whose
+# two cores are shared by many busy processes.
+WAIT=15
 
 declare -gA NODE_PID=() # node name -> PID of its kvmc process
 declare -gA NODE_FD=()  # node name -> fd this test holds on its stdin FIFO
@@ -355,15 +358,20 @@ assert_no_log() {
 # ------------------------------------------------------------ scenarios
 
 # four_nodes: the experiment of the demo, on this test's PORT. node3 hears
-# node1 300 ms late, node4 hears node2 300 ms late; node1 writes x=1, then
-# (once it has sent it) node2 writes x=2. Returns when every node has
-# applied both writes.
+# node1 late, node4 hears node2 late; node1 writes x=1, then (once it has
+# sent it) node2 writes x=2. Returns when every node has applied both
+# writes.
+#
+# "Late" is 2000 ms here, not the demo's 300: node2's write must reach
+# node3 before node1's is due there, and in between this script sees
+# node1's send line and types into node2 - about 250 ms of polls and forks
+# on a loaded machine, which left 300 ms a margin of some 50 ms.
 four_nodes() {
 	local n
 	start_node node1
 	start_node node2
-	start_node node3 --sim-delay node1=300
-	start_node node4 --sim-delay node2=300
+	start_node node3 --sim-delay node1=2000
+	start_node node4 --sim-delay node2=2000
 	send_line node1 "SET x 1"
 	wait_log node1 'event=send .*type=SET'
 	send_line node2 "SET x 2"

@@ -24,7 +24,27 @@ peers_of() {
 	before=$(wc -l <"$out")
 	send_line "$1" PEERS
 	wait_file "$out" '.' $((before + $2)) "$WAIT"
+	REPLY_US=${EPOCHREALTIME/[.,]/}
 	mapfile -t REPLY_LINES < <(tail -n +$((before + 1)) "$out")
+}
+
+# assert_heard_since LINE PEER STATE SINCE_US: LINE, a PEERS line, lists
+# PEER in STATE, heard no longer ago than SINCE_US (this script's clock, in
+# microseconds, taken before that hearing) is before the reply came. How
+# long ago depends on the machine's load; that bound does not, and a node
+# that never updated the time it last heard a peer still breaks it.
+assert_heard_since() {
+	local line=$1 peer=$2 state=$3 since=$4 ago limit
+	assert_match "$line" "^$peer [0-9]+\.[0-9]s $state\$" "$peer's PEERS line"
+	ago=${line#"$peer "}
+	ago=${ago%%s *}
+	ago=$((10#${ago/./})) # tenths of seconds, rounded down by the node
+	limit=$(((REPLY_US - since + 99999) / 100000))
+	((ago <= limit)) || {
+		echo "# $peer heard ${line#"$peer "} ago, but it was heard" \
+			"at most $limit tenths of a second before the reply" >&2
+		return 1
+	}
 }
 
 # ---------------------------------------------------------------- alive
@@ -64,6 +84,7 @@ n2_heard_then_silent() {
 }
 
 @test "PEERS lists the other nodes alive, sorted by id, without itself" {
+	t0=${EPOCHREALTIME/[.,]/}
 	start_node n1 --hello-interval 200
 	start_node n2 --hello-interval 200
 	start_node n3 --hello-interval 200
@@ -71,9 +92,8 @@ n2_heard_then_silent() {
 	wait_log n2 'event=peer_up peer=n3$' 2
 	peers_of n2 2
 	assert_eq "${#REPLY_LINES[@]}" 2 "number of PEERS lines"
-	# Heard within the last interval: well under a second ago.
-	assert_match "${REPLY_LINES[0]}" '^n1 0\.[0-9]s alive$' "first line"
-	assert_match "${REPLY_LINES[1]}" '^n3 0\.[0-9]s alive$' "second line"
+	assert_heard_since "${REPLY_LINES[0]}" n1 alive "$t0"
+	assert_heard_since "${REPLY_LINES[1]}" n3 alive "$t0"
 }
 
 @test "PEERS sorts by id, not by the order peers were first heard" {
@@ -133,7 +153,10 @@ n2_heard_then_silent() {
 	wait_count n1 'event=apply .*from=n2 type=HELLO' 11
 	assert_no_log n1 'event=peer_silent'
 	peers_of n1 1
-	assert_match "${REPLY_LINES[*]}" '^n2 0\.[0-9]s alive$' "PEERS reply"
+	# Last heard after the 10th HELLO was logged (the 11th came later),
+	# not when it was first heard, some nine intervals before that.
+	tenth=$(ts_ms "$(log_line n1 'event=apply .*from=n2 type=HELLO' 10)")
+	assert_heard_since "${REPLY_LINES[*]}" n2 alive $((tenth * 1000))
 }
 
 @test "a stopped node turns silent after three intervals, not before" {
@@ -168,10 +191,12 @@ n2_heard_then_silent() {
 @test "a peer that comes back after a silence logs peer_up again" {
 	n2_heard_then_silent
 	# The same id again, as after a restart.
+	t0=${EPOCHREALTIME/[.,]/}
 	start_replica n2 --hello-interval 100
 	wait_count n1 'event=peer_up peer=n2$' 2
 	peers_of n1 1
-	assert_match "${REPLY_LINES[*]}" '^n2 0\.[0-9]s alive$' "PEERS reply"
+	# Heard since the restart, not when it was last heard before it.
+	assert_heard_since "${REPLY_LINES[*]}" n2 alive "$t0"
 }
 
 # ---------------------------------------------------------------- HELLO itself
@@ -276,13 +301,14 @@ n2_heard_then_silent() {
 
 @test "a crafted valid HELLO makes its sender a peer" {
 	start_node n1 --log-level debug
+	t0=${EPOCHREALTIME/[.,]/}
 	datagram "v=1 type=HELLO id=$(uuid 1) from=ghost\n"
 	wait_log n1 'event=peer_up peer=ghost$'
 	# Processed, but not in the local order.
 	assert_match "$(log_line n1 'event=apply .*from=ghost')" \
 		"event=apply id=$(uuid 1) from=ghost type=HELLO$" "the apply line"
 	peers_of n1 1
-	assert_match "${REPLY_LINES[*]}" '^ghost 0\.[0-9]s alive$' "PEERS reply"
+	assert_heard_since "${REPLY_LINES[*]}" ghost alive "$t0"
 }
 
 @test "a HELLO with a key is rejected as unexpected_field and not heard" {
