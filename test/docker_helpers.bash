@@ -108,11 +108,13 @@ builder_available() {
 }
 
 # compose ARG...: this run's compose project, with BUILDER from KVMC_BUILDER
-# (unset otherwise, so that the compose file's default applies).
+# (unset otherwise, so that the compose file's default applies). The nodes
+# have a terminal, so they would log in the short form for people; the
+# tests read the exact lines, as tools do: LOG_FORMAT=logfmt.
 compose() {
 	local builder=(-u BUILDER)
 	[[ -z ${KVMC_BUILDER:-} ]] || builder=(BUILDER="$KVMC_BUILDER")
-	timeout 900 env "${builder[@]}" $COMPOSE -p "$PROJECT" \
+	timeout 900 env "${builder[@]}" LOG_FORMAT=logfmt $COMPOSE -p "$PROJECT" \
 		-f "$REPO/docker-compose.yml" -f "$OVERRIDE" "$@"
 }
 
