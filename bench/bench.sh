@@ -18,7 +18,7 @@ else
 	K=${BENCH_K:-100000} RUNS=3 NS="1 3 8" MODE_NS="3 8"
 	STEPS=${BENCH_STEPS:-"10000 20000 40000 60000 80000 120000 160000"}
 fi
-DEADLINE=${BENCH_DEADLINE:-20}	# s a replica may take to apply a mode run
+DEADLINE=${BENCH_DEADLINE:-$([ "$QUICK" = 1 ] && echo 10 || echo 20)}	# s a replica may take to apply a mode run
 # BENCH_ONLY="modes key steps ...": only those parts (throughput modes key
 # steps latency idle store trace); the throughput table's baseline is
 # what the modes' writer is compared with, so modes runs it at N=3.
