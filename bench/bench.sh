@@ -24,6 +24,7 @@ DEADLINE=${BENCH_DEADLINE:-$([ "$QUICK" = 1 ] && echo 10 || echo 20)}	# s a repl
 # what the modes' writer is compared with, so modes runs it at N=3.
 ONLY=${BENCH_ONLY:-}
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+MODE_NS=${BENCH_MODE_NS:-$MODE_NS}	# the N of the ordering modes' table
 LAT_N=${BENCH_LAT_N:-2000}	# commands per latency run, paced
 LAT_RATE=${BENCH_LAT_RATE:-2000}	# ... at this rate (per second)
 mcast=build/bench/mcast
