@@ -5,7 +5,8 @@
  * can be read as a ratio to what the kernel alone delivers here.
  *
  *   mcast send PORT COUNT RATE   COUNT SETs at RATE per second (0: flat
- *                                out), value = send time in us, then END
+ *                                out), value = send time in us, then END;
+ *                                prints sent=N rate=R, the rate reached
  *   mcast end PORT               only the END marker
  *   mcast recv PORT              count datagrams until END; prints
  *                                received=N end_ms=T kernel_drops=D
@@ -102,7 +103,7 @@ cmd_send(int port, long count, long rate)
 {
 	struct sockaddr_in to = { .sin_port = htons((uint16_t)port) };
 	int fd = sender(&to);
-	uint64_t start = now_us(CLOCK_MONOTONIC), due;
+	uint64_t start = now_us(CLOCK_MONOTONIC), due, took;
 	unsigned run = (unsigned)getpid();
 	uint64_t key[2];
 	int keyed = group_key(key), len;
@@ -123,6 +124,12 @@ cmd_send(int port, long count, long rate)
 			len = (int)msg_seal(buf, (size_t)len, sizeof(buf), key);
 		send_one(fd, &to, buf, (size_t)len);
 	}
+	/* What the sender reached: a paced step asked for more than that. */
+	took = now_us(CLOCK_MONOTONIC) - start;
+	if (count > 0)
+		printf("sent=%ld rate=%.0f\n", count,
+		    took > 0 ? (double)count * 1e6 / (double)took : 0.0);
+	fflush(stdout);
 	/* Three times, apart: one END lost to a full buffer must not hang. */
 	for (i = 0; i < 3; i++) {
 		send_one(fd, &to, END, strlen(END));
