@@ -20,11 +20,12 @@ setup() {
 	fi
 }
 
-# stuck_fifo NAME: a FIFO whose only reader never reads (a sleep holding
-# it); the holder is killed in teardown.
+# stuck_fifo NAME: a FIFO whose only reader never reads (a process that
+# holds it as its stdin and waits on something else); the holder is
+# killed in teardown.
 stuck_fifo() {
 	mkfifo "$BATS_TEST_TMPDIR/$1"
-	sleep 1000 <"$BATS_TEST_TMPDIR/$1" 3>&- &
+	tail -f /dev/null <"$BATS_TEST_TMPDIR/$1" 3>&- &
 	EXTRA_PIDS+=($!)
 }
 
