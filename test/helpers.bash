@@ -325,6 +325,23 @@ kvmc_once() {
 	: | timeout 5 env "${vars[@]}" "$KVMC" "$@"
 }
 
+# ---------------------------------------------------------------- unit programs
+
+# unit_program NAME: run test/NAME_test, a C program that `make test`
+# builds with the project's flags (and the sanitizers under SANITIZE=1);
+# it must exit 0 saying "NAME: all expectations held".
+unit_program() {
+	local prog=$REPO/test/$1_test
+	[[ -x $prog ]] || {
+		echo "# $prog is missing: run make test" >&2
+		return 1
+	}
+	run "$prog"
+	echo "$output"
+	assert_eq "$status" 0 "exit status of $1_test"
+	assert_eq "$output" "$1: all expectations held" "output of $1_test"
+}
+
 # ---------------------------------------------------------------- checks
 
 # assert_eq ACTUAL EXPECTED [WHAT]: fail, showing both, when they differ.

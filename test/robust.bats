@@ -103,16 +103,7 @@ rss_kb() {
 }
 
 @test "the peer list agrees with a plain model of SPEC section 8 through 30,000 random steps" {
-	# test/peers_test.c, which `make test` builds with the project's flags
-	# (and with the sanitizers under `make test SANITIZE=1`).
-	[[ -x test/peers_test ]] || {
-		echo "# test/peers_test is missing: run make test" >&2
-		return 1
-	}
-	run test/peers_test
-	echo "$output"
-	assert_eq "$status" 0 "exit status"
-	assert_eq "$output" "peers: all expectations held" "output"
+	unit_program peers	# test/peers_test.c
 }
 
 # ------------------------------------------------------------ own ids
