@@ -395,20 +395,54 @@ edit_key(struct node *nd, unsigned char c)
 		add_byte(nd, (char)c);
 }
 
-/* Bytes from a pipe or a file: lines end at '\n'; an over-long one is dropped whole. */
-static void
-feed(struct node *nd, const char *p, size_t len)
+static int
+ends_line(const struct console *con, char c)
 {
-	size_t i;
+	return c == '\n' || (con->interactive && c == '\r');
+}
 
-	for (i = 0; i < len && !node_stopping(nd); i++) {
-		if (nd->console.interactive)
-			edit_key(nd, (unsigned char)p[i]);
-		else if (p[i] == '\n')
+/*
+ * The bytes of the last read, from where they stopped. Lines end at '\n'
+ * (an over-long one is dropped whole); on a terminal the console is the
+ * line editor. A line ends only when the node may send: a writer in
+ * total mode that is SEND_WINDOW commands ahead of its ORDERs waits, the
+ * rest of its input unread, and console_resume() goes on.
+ */
+static void
+feed(struct node *nd)
+{
+	struct console *con = &nd->console;
+	char c;
+
+	while (con->chunk_done < con->chunk_len && !node_stopping(nd)) {
+		c = con->chunk[con->chunk_done];
+		if (ends_line(con, c) && !node_may_send(nd))
+			return;
+		con->chunk_done++;
+		if (con->interactive)
+			edit_key(nd, (unsigned char)c);
+		else if (c == '\n')
 			end_line(nd);
 		else
-			add_byte(nd, p[i]);
+			add_byte(nd, c);
 	}
+}
+
+/* stdin is read only once the last read is all taken. */
+int
+console_wants_stdin(const struct node *nd)
+{
+	const struct console *con = &nd->console;
+
+	return con->reads_stdin && con->chunk_done == con->chunk_len;
+}
+
+/* Lines left waiting for the node to send again. */
+void
+console_resume(struct node *nd)
+{
+	if (nd->console.chunk_done < nd->console.chunk_len)
+		feed(nd);
 }
 
 /*
@@ -419,10 +453,9 @@ void
 console_on_stdin(struct node *nd)
 {
 	struct console *con = &nd->console;
-	char chunk[4096];
 	ssize_t n;
 
-	n = read(STDIN_FILENO, chunk, sizeof(chunk));
+	n = read(STDIN_FILENO, con->chunk, sizeof(con->chunk));
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
@@ -434,7 +467,9 @@ console_on_stdin(struct node *nd)
 			node_request_stop(nd, "eof");
 		return;
 	}
-	feed(nd, chunk, (size_t)n);
+	con->chunk_len = (size_t)n;
+	con->chunk_done = 0;
+	feed(nd);
 }
 
 /* ---- the terminal's modes ---- */

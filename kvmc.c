@@ -122,7 +122,7 @@ wait_events(struct node *nd, fd_set *readable, const sigset_t *wait_mask)
 
 	FD_ZERO(readable);
 	FD_SET(fd, readable);
-	if (nd->console.reads_stdin)
+	if (console_wants_stdin(nd))
 		FD_SET(STDIN_FILENO, readable);
 	console_flush(nd);
 	out_flush();
@@ -150,6 +150,7 @@ run(struct node *nd, const sigset_t *wait_mask)
 
 	while (nd->stop_reason == NULL) {
 		node_on_timer(nd, node_now());
+		console_resume(nd);
 		if (nd->stop_reason != NULL)
 			break;
 		if (wait_events(nd, &readable, wait_mask) == -1)
@@ -160,7 +161,7 @@ run(struct node *nd, const sigset_t *wait_mask)
 			node_on_socket(nd);
 		if (stopped_by_signal(nd))
 			break;
-		if (nd->console.reads_stdin && FD_ISSET(STDIN_FILENO, &readable))
+		if (console_wants_stdin(nd) && FD_ISSET(STDIN_FILENO, &readable))
 			console_on_stdin(nd);
 	}
 	return 0;

@@ -292,6 +292,9 @@ struct console {
 	char		 line[LINE_MAX_IN + 1];
 	size_t		 line_len;
 	int		 discarding;	/* the rest of an over-long line */
+	char		 chunk[4096];	/* the last read(2) of stdin */
+	size_t		 chunk_len;
+	size_t		 chunk_done;	/* bytes of it taken so far */
 };
 
 /* One node: owned by main, passed explicitly to every handler. */
@@ -327,6 +330,8 @@ const char	*settings_mode_name(enum order_mode);
 /* console.c */
 void		 console_init(struct node *);
 void		 console_on_stdin(struct node *);
+int		 console_wants_stdin(const struct node *);
+void		 console_resume(struct node *);
 void		 console_reply(struct node *, const char *fmt, ...)
 		     __attribute__((format(printf, 2, 3)));
 void		 console_check_result(struct node *, const char *verdict);
@@ -347,6 +352,7 @@ int		 node_send_command(struct node *, enum msg_type, const char *key,
 int		 node_check(struct node *);
 void		 node_request_stop(struct node *, const char *reason);
 int		 node_stopping(const struct node *);
+int		 node_may_send(const struct node *);
 void		 node_log_stop(const struct node *);
 
 /* siphash.c */
@@ -408,6 +414,7 @@ void		 order_free(struct order *);
 enum order_verdict order_receive(struct order *, const struct msg *,
 		     const char *wire, size_t len, uint64_t now);
 int		 order_send(struct order *, struct msg *);
+int		 order_may_send(const struct order *);
 int		 order_next_due(const struct order *, uint64_t *due);
 void		 order_on_timer(struct order *, uint64_t now);
 

@@ -213,6 +213,13 @@ node_stopping(const struct node *nd)
 	return nd->stop_reason != NULL || nd->stop_pending != NULL;
 }
 
+/* Whether the ordering layer takes another command now (total's window). */
+int
+node_may_send(const struct node *nd)
+{
+	return order_may_send(nd->ordering);
+}
+
 /* ---- processing ---- */
 
 static void

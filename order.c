@@ -60,6 +60,14 @@
 #define RESEND_GAP_MS	50	/* one number is resent at most this often */
 #define RESEND_BUDGET	1024	/* datagrams resent in any one second */
 #define POOL_BUCKETS	16384	/* hash buckets of the total-mode pool */
+/*
+ * total: own commands sent and not yet applied here. A writer flat out
+ * would bury the sequencer, which hears two datagrams per command (the
+ * command and its ORDER back): the kernel drops what its buffer cannot
+ * hold, and NACKs win it back at most RESEND_BUDGET a second. Waiting
+ * for its own ORDERs paces a writer at the sequencer's speed instead.
+ */
+#define SEND_WINDOW	256
 
 /* A command waiting, as the datagram it came in. */
 struct held {
@@ -116,6 +124,7 @@ struct order {
 	char		 sequencer[NODE_ID_MAX + 1];
 	uint64_t	 inc;		/* this node's run */
 	uint64_t	 sent;		/* last seq this node sent */
+	uint64_t	 own_applied;	/* total: last own seq applied here */
 	struct order_io	 io;
 	struct stream	*streams[STREAMS_MAX];
 	size_t		 nstreams;
@@ -804,6 +813,10 @@ total_apply(struct order *o, struct pending *p, uint64_t n)
 	held_decode(o, p->cmd, &m);
 	o->total->done = n;
 	seen_add(&o->total->applied, m.id);
+	/* The sequencer takes a stream in seq order: all before it are in. */
+	if (m.inc == o->inc && m.seq > o->own_applied &&
+	    strcmp(m.from, o->self) == 0)
+		o->own_applied = m.seq;
 	o->io.apply(o->io.ctx, &m, n);
 	window_clear(o, n);
 }
@@ -1187,6 +1200,17 @@ order_send(struct order *o, struct msg *m)
 		kept_set(&o->own[m->seq % ORDER_KEPT], m->seq, wire, len);
 	}
 	return 0;
+}
+
+/*
+ * Whether another command may go out now: in total mode, once fewer than
+ * SEND_WINDOW of this node's commands wait for their ORDER. A silent
+ * sequencer thus stops a writer after SEND_WINDOW commands.
+ */
+int
+order_may_send(const struct order *o)
+{
+	return o->mode != ORDER_TOTAL || o->sent - o->own_applied < SEND_WINDOW;
 }
 
 /* ---- timers ---- */

@@ -101,6 +101,22 @@ applied() {
 	assert_eq "$(applied n3)" "$(applied n1)" "n3 like n1"
 }
 
+@test "a writer keeps at most 256 commands waiting for their ORDER, then goes on" {
+	total_node n2 --hello-interval 100 --log-level debug
+	seq -f 'SET k%g v' 300 >&"${NODE_FD[n2]}"
+	wait_count n2 'event=send .*type=SET' 256
+	# Its HELLOs go on, its commands do not: the rest wait in its stdin.
+	n=$(count_log n2 'event=send .*type=HELLO')
+	wait_count n2 'event=send .*type=HELLO' $((n + 3))
+	assert_eq "$(count_log n2 'event=send .*type=SET')" 256 "commands sent"
+	# A line typed now waits its turn behind them.
+	send_line n2 "SET last 1"
+	total_node n1 --hello-interval 100
+	wait_count n2 'event=apply order=' 301 30
+	assert_eq "$(applied n2 | tr ' ' '\n' | tail -n 1)" last "the last one applied"
+	assert_eq "$(applied n1)" "$(applied n2)" "n1 like n2"
+}
+
 @test "a missing gseq is asked of the sequencer: NACK of=gseq" {
 	SEQ_ID=sq total_node n1
 	cmd 2 b
