@@ -65,17 +65,23 @@ setup_signals(sigset_t *wait_mask)
 /*
  * When a descriptor is ready, pselect() returns without delivering a
  * pending signal, so under a flood a SIGTERM could wait for the flood to
- * end. After every batch the loop takes a pending stop signal itself.
+ * end. After a batch the loop takes a pending stop signal itself, at most
+ * once a millisecond: when datagrams come a few at a time, the system
+ * call cost more than the batch.
  */
 static int
 take_pending_signal(void)
 {
 	static const struct timespec no_wait = { 0, 0 };
+	static uint64_t asked_at;
 	sigset_t stop;
 	int sig;
 
 	if (got_signal)
 		return got_signal;
+	if (node_now() == asked_at)
+		return 0;
+	asked_at = node_now();
 	stop_signals(&stop);
 	sig = sigtimedwait(&stop, NULL, &no_wait);
 	return sig > 0 ? sig : 0;
@@ -124,6 +130,7 @@ wait_events(struct node *nd, fd_set *readable, const sigset_t *wait_mask)
 	FD_SET(fd, readable);
 	if (console_wants_stdin(nd))
 		FD_SET(STDIN_FILENO, readable);
+	node_flush(nd);
 	console_flush(nd);
 	out_flush();
 	FD_ZERO(&writable);
@@ -155,7 +162,7 @@ run(struct node *nd, const sigset_t *wait_mask)
 			break;
 		if (wait_events(nd, &readable, wait_mask) == -1)
 			return 1;
-		if (stopped_by_signal(nd))
+		if (got_signal && stopped_by_signal(nd))
 			break;
 		if (FD_ISSET(nd->net.fd, &readable))
 			node_on_socket(nd);
@@ -207,6 +214,7 @@ main(int argc, char **argv)
 	nd = node_new(&set);
 	if (node_start(nd) == 0) {
 		status = run(nd, &wait_mask);
+		node_flush(nd);
 		console_close(nd);
 		node_log_stop(nd);
 		log_flush();

@@ -118,6 +118,15 @@ struct msg {
 };
 
 /* The multicast endpoint of one node. */
+#define NET_BATCH	32	/* datagrams one recvmmsg(2) or sendmmsg(2) takes */
+
+/* A datagram as received: len is its full length, which may exceed cap. */
+struct net_datagram {
+	char			data[WIRE_MAX + 1];
+	size_t			len;
+	struct sockaddr_in	src;
+};
+
 struct net {
 	int			fd;
 	struct sockaddr_in	group;	/* where sends go */
@@ -125,6 +134,10 @@ struct net {
 	int			rcvbuf;	/* bytes the kernel granted */
 	uint32_t		kernel_drops;	/* SO_RXQ_OVFL: so far */
 	const char		*failed;	/* the setup step that failed */
+	struct net_datagram	 in[NET_BATCH];	/* the last net_recv() */
+	struct net_datagram	 out[NET_BATCH];	/* net_queue()d, to send */
+	int			 nout;
+	int			 out_next;	/* the first one not yet sent */
 };
 
 struct net_config {
@@ -305,6 +318,7 @@ struct node {
 	struct seen	 processed;	/* ids already processed */
 	struct seen	 sent;		/* ids this node sent */
 	uint64_t	 order;		/* the local order: SET, GET, PRINT */
+	char		 sending[NET_BATCH][UUID_LEN + 1];	/* ids queued */
 	struct check	 check;
 	struct peers	 peers;
 	struct order	*ordering;	/* when commands are applied */
@@ -352,7 +366,8 @@ int		 node_send_command(struct node *, enum msg_type, const char *key,
 int		 node_check(struct node *);
 void		 node_request_stop(struct node *, const char *reason);
 int		 node_stopping(const struct node *);
-int		 node_may_send(const struct node *);
+int		 node_may_send(struct node *);
+void		 node_flush(struct node *);
 void		 node_log_stop(const struct node *);
 
 /* siphash.c */
@@ -414,7 +429,7 @@ void		 order_free(struct order *);
 enum order_verdict order_receive(struct order *, const struct msg *,
 		     const char *wire, size_t len, uint64_t now);
 int		 order_send(struct order *, struct msg *);
-int		 order_may_send(const struct order *);
+int		 order_may_send(struct order *, uint64_t now);
 int		 order_next_due(const struct order *, uint64_t *due);
 void		 order_on_timer(struct order *, uint64_t now);
 
@@ -443,9 +458,9 @@ void		 peers_free(struct peers *);
 
 /* net.c */
 int		 net_open(struct net *, const struct net_config *);
-int		 net_send(struct net *, const char *buf, size_t len);
-long		 net_recv(struct net *, char *buf, size_t cap,
-		     struct sockaddr_in *src);
+int		 net_queue(struct net *, const char *buf, size_t len);
+int		 net_flush(struct net *);
+int		 net_recv(struct net *);
 void		 net_close(struct net *);
 
 /* out.c */

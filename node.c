@@ -63,13 +63,22 @@ random_bytes(void *buf, size_t len)
 	}
 }
 
+/*
+ * Ids take their randomness 256 at a time: one getrandom(2) per id was a
+ * system call per datagram sent, the sequencer's ORDERs included.
+ */
 static void
 new_id(char id[UUID_LEN + 1])
 {
-	unsigned char rnd[16];
+	static unsigned char pool[256 * 16];
+	static size_t used = sizeof(pool);
 
-	random_bytes(rnd, sizeof(rnd));
-	msg_format_id(id, rnd);
+	if (used == sizeof(pool)) {
+		random_bytes(pool, sizeof(pool));
+		used = 0;
+	}
+	msg_format_id(id, pool + used);
+	used += 16;
 }
 
 /* Before the settings are read: a random node id and seed, as defaults. */
@@ -122,15 +131,50 @@ encode_sealed(const struct node *nd, const struct msg *m, char *wire,
 }
 
 /*
+ * Sends what was queued. A failed send is logged, not returned: the
+ * message is gone like one lost on the way.
+ */
+void
+node_flush(struct node *nd)
+{
+	char err[256];
+	int bad;
+
+	while ((bad = net_flush(&nd->net)) != -1) {
+		if (nd->sending[bad][0] != '\0')
+			log_event(LOG_WARN, "send_error", "id=%s err=%s",
+			    nd->sending[bad], log_err(errno, err, sizeof(err)));
+		else
+			log_event(LOG_WARN, "send_error", "resend err=%s",
+			    log_err(errno, err, sizeof(err)));
+	}
+}
+
+/*
+ * Datagrams leave in batches, one system call each, when the loop is
+ * about to wait or the batch is full: a writer, or the sequencer sending
+ * ORDERs, paid a system call per datagram. id names the message for a
+ * failed send's line; "" is a resend.
+ */
+static void
+queue_datagram(struct node *nd, const char *wire, size_t len, const char *id)
+{
+	int i = net_queue(&nd->net, wire, len);
+
+	memcpy(nd->sending[i], id, strlen(id) + 1);
+	if (i == NET_BATCH - 1)
+		node_flush(nd);
+}
+
+/*
  * Multicasts one message of this node, with a fresh id and this node as
  * its sender; its bytes go to wire. Returns their length, or 0 when it
- * would not fit in a datagram (nothing is sent then). A failed send is
- * logged, not returned: the message is gone like one lost on the way.
+ * would not fit in a datagram (nothing is sent then).
  */
 static size_t
 send_wire(struct node *nd, struct msg *m, char wire[WIRE_MAX + 1])
 {
-	char fields[FIELDS_MAX], err[256];
+	char fields[FIELDS_MAX];
 	size_t len;
 
 	new_id(m->id);
@@ -144,9 +188,7 @@ send_wire(struct node *nd, struct msg *m, char wire[WIRE_MAX + 1])
 		msg_describe(m, fields, sizeof(fields));
 		log_event(chatter_level(m), "send", "%s", fields);
 	}
-	if (net_send(&nd->net, wire, len) == -1)
-		log_event(LOG_WARN, "send_error", "id=%s err=%s", m->id,
-		    log_err(errno, err, sizeof(err)));
+	queue_datagram(nd, wire, len, m->id);
 	return len;
 }
 
@@ -215,9 +257,9 @@ node_stopping(const struct node *nd)
 
 /* Whether the ordering layer takes another command now (total's window). */
 int
-node_may_send(const struct node *nd)
+node_may_send(struct node *nd)
 {
-	return order_may_send(nd->ordering);
+	return order_may_send(nd->ordering, node_now());
 }
 
 /* ---- processing ---- */
@@ -411,12 +453,7 @@ io_send(void *ctx, struct msg *m, char wire[WIRE_MAX + 1])
 static void
 io_resend(void *ctx, const char *wire, size_t len)
 {
-	struct node *nd = ctx;
-	char err[256];
-
-	if (net_send(&nd->net, wire, len) == -1)
-		log_event(LOG_WARN, "send_error", "resend err=%s",
-		    log_err(errno, err, sizeof(err)));
+	queue_datagram(ctx, wire, len, "");
 }
 
 static void
@@ -504,21 +541,24 @@ report_kernel_drops(struct node *nd)
 void
 node_on_socket(struct node *nd)
 {
-	char buf[WIRE_MAX + 1], err[256];
-	struct sockaddr_in src;
-	long len;
-	int i;
+	struct net_datagram *d;
+	char err[256];
+	int i, got, taken = 0;
 
-	for (i = 0; i < RECV_BATCH; i++) {
-		len = net_recv(&nd->net, buf, sizeof(buf), &src);
-		if (len == -1) {
+	do {
+		got = net_recv(&nd->net);
+		if (got == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_event(LOG_WARN, "recv_error", "err=%s",
 				    log_err(errno, err, sizeof(err)));
 			break;
 		}
-		on_datagram(nd, buf, (size_t)len, &src);
-	}
+		for (i = 0; i < got; i++) {
+			d = &nd->net.in[i];
+			on_datagram(nd, d->data, d->len, &d->src);
+		}
+		taken += got;
+	} while (got == NET_BATCH && taken < RECV_BATCH);
 	report_kernel_drops(nd);
 }
 

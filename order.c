@@ -68,6 +68,18 @@
  * for its own ORDERs paces a writer at the sequencer's speed instead.
  */
 #define SEND_WINDOW	256
+#define PROBE_MS	1000	/* a stopped writer still sends one this often */
+/*
+ * total: a node that misses gseqs falls behind as fast as writers write,
+ * but NACKs bring them back at most 1024 resends a second, and at
+ * ORDER_KEPT behind the newest it loses them for good (gap_lost). Its
+ * NACKs are multicast: every writer sees the lowest gseq asked for, and
+ * sends nothing while the newest it knows is LAG_MAX or more above it.
+ * A gap is asked for again every NACK_EVERY_MS while it stays open, so a
+ * lowest one not asked for LAG_HOLD_MS is filled.
+ */
+#define LAG_MAX		1024
+#define LAG_HOLD_MS	(NACK_EVERY_MS + 100)
 
 /* A command waiting, as the datagram it came in. */
 struct held {
@@ -125,6 +137,10 @@ struct order {
 	uint64_t	 inc;		/* this node's run */
 	uint64_t	 sent;		/* last seq this node sent */
 	uint64_t	 own_applied;	/* total: last own seq applied here */
+	int		 paused;	/* total: order_may_send() said no */
+	uint64_t	 probe_due;	/* total: then one goes out anyway */
+	uint64_t	 lag_first;	/* total: the lowest gseq asked for */
+	uint64_t	 lag_asked_at;	/* and when it was last asked for */
 	struct order_io	 io;
 	struct stream	*streams[STREAMS_MAX];
 	size_t		 nstreams;
@@ -481,10 +497,36 @@ answer(struct order *o, const struct msg *nack, struct kept *ring,
 		    (unsigned long long)nack->last, (unsigned long long)count);
 }
 
+/*
+ * A NACK, to anyone, of=gseq: how far behind the slowest node is. A
+ * node's NACKs come in rounds, lowest first; a round without the lowest
+ * number seen before (half a round later) says it was filled.
+ */
+static void
+note_lag(struct order *o, const struct msg *m, uint64_t now)
+{
+	if (o->total == NULL || m->of != MSG_OF_GSEQ)
+		return;
+	if (m->first <= o->lag_first ||
+	    now >= o->lag_asked_at + NACK_EVERY_MS / 2) {
+		o->lag_first = m->first;
+		o->lag_asked_at = now;
+	}
+}
+
+/* Whether a node is so far behind that writers wait for it. */
+static int
+lagging(const struct order *o, uint64_t now)
+{
+	return now < o->lag_asked_at + LAG_HOLD_MS &&
+	    o->total->known >= o->lag_first + LAG_MAX;
+}
+
 static void
 on_nack(struct order *o, const struct msg *m, uint64_t now)
 {
 	log_unordered(m);
+	note_lag(o, m, now);
 	if (strcmp(m->to, o->self) != 0)
 		return;		/* another node's business */
 	if (m->of == MSG_OF_SEQ)
@@ -1203,14 +1245,34 @@ order_send(struct order *o, struct msg *m)
 }
 
 /*
- * Whether another command may go out now: in total mode, once fewer than
- * SEND_WINDOW of this node's commands wait for their ORDER. A silent
- * sequencer thus stops a writer after SEND_WINDOW commands.
+ * Whether another command may go out now. In total mode a writer stops
+ * when SEND_WINDOW of its commands wait for their ORDER and goes on when
+ * half of them are applied: then many go out together, not one per ORDER
+ * that comes back. A silent sequencer stops it there; one command a
+ * PROBE_MS still goes, since without HELLOs only a next command tells a
+ * sequencer that comes back of those it missed. It also waits while a
+ * node is far behind (note_lag).
  */
 int
-order_may_send(const struct order *o)
+order_may_send(struct order *o, uint64_t now)
 {
-	return o->mode != ORDER_TOTAL || o->sent - o->own_applied < SEND_WINDOW;
+	uint64_t waiting = o->sent - o->own_applied;
+
+	if (o->mode != ORDER_TOTAL)
+		return 1;
+	if (lagging(o, now))
+		return 0;
+	if (waiting <= SEND_WINDOW / 2)
+		o->paused = 0;
+	else if (waiting >= SEND_WINDOW && !o->paused) {
+		o->paused = 1;
+		o->probe_due = now + PROBE_MS;
+	}
+	if (o->paused && now >= o->probe_due) {
+		o->probe_due = now + PROBE_MS;
+		return 1;
+	}
+	return !o->paused;
 }
 
 /* ---- timers ---- */
@@ -1236,6 +1298,11 @@ order_next_due(const struct order *o, uint64_t *due)
 		keep_earliest(due, &any, o->streams[i]->nack_due);
 	if (o->total != NULL)
 		keep_earliest(due, &any, o->total->nack_due);
+	if (o->paused && o->sent - o->own_applied > SEND_WINDOW / 2)
+		keep_earliest(due, &any, o->probe_due);
+	if (o->total != NULL && o->lag_asked_at != 0 &&
+	    o->total->known >= o->lag_first + LAG_MAX)
+		keep_earliest(due, &any, o->lag_asked_at + LAG_HOLD_MS);
 	return any;
 }
 
@@ -1245,6 +1312,8 @@ order_on_timer(struct order *o, uint64_t now)
 {
 	size_t i;
 
+	if (o->lag_asked_at + LAG_HOLD_MS <= now)
+		o->lag_first = o->lag_asked_at = 0;	/* its wakeup is done */
 	for (i = 0; i < o->nstreams; i++) {
 		struct stream *s = o->streams[i];
 

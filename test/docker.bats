@@ -133,3 +133,26 @@ l etc/mtab'
 	assert_eq "$(docker inspect -f '{{.State.ExitCode}}' kv_node2)" 0 \
 		"kv_node2's exit status"
 }
+
+# Last: it brings the cluster up again in another mode.
+@test "ORDERING=total passes through compose: node1 orders, all apply in its order" {
+	need_cluster
+	ORDERING=total compose up -d --force-recreate >"$BATS_TEST_TMPDIR/up.log" 2>&1 || {
+		tail -n 30 "$BATS_TEST_TMPDIR/up.log" >&2
+		return 1
+	}
+	for c in "${DOCKER_NODES[@]}"; do
+		wait_container_log $c ' event=start .* ordering=total sequencer=node1( |$)'
+		wait_container_log $c ' event=ready( |$)'
+	done
+	start_probe probe ORDERING=total SEQUENCER=node1
+	send_line probe "SET x 1"
+	wait_log probe 'event=send .*type=SET'
+	id=$(field "$(log_line probe 'event=send .*type=SET')" id)
+	wait_container_log kv_node1 " event=sequence re=$id from=probe seq=1 gseq=1$"
+	for c in "${DOCKER_NODES[@]}"; do
+		wait_container_log $c \
+			" event=apply order=1 id=$id from=probe type=SET key=x value=1 inc=[0-9]+ seq=1 gseq=1$"
+	done
+	wait_log probe "event=apply order=1 id=$id .* gseq=1$"
+}

@@ -166,15 +166,20 @@ need_cluster() {
 	done
 }
 
-# start_probe NAME: a fourth node, NODE_ID=NAME, in a container of this
-# run's image on the project's network, its stdin a FIFO this test holds
-# (a tty container, like kv_node1, cannot be fed from a pipe); stdout and
-# stderr in NAME.out and NAME.log like any other node's.
+# start_probe NAME [VAR=VALUE...]: a fourth node, NODE_ID=NAME and those
+# variables, in a container of this run's image on the project's network,
+# its stdin a FIFO this test holds (a tty container, like kv_node1, cannot
+# be fed from a pipe); stdout and stderr in NAME.out and NAME.log like any
+# other node's.
 start_probe() {
-	local name=$1
+	local name=$1 var env=()
+	shift
+	for var in NODE_ID="$name" "$@"; do
+		env+=(-e "$var")
+	done
 	local KVMC_CMD=(docker run -i --rm --name "$PROJECT-$name"
 		--label "kvmctest=$PROJECT" --network "${PROJECT}_kvnet"
-		-e NODE_ID="$name" "$IMAGE")
+		"${env[@]}" "$IMAGE")
 	# launch adds --node-id NAME --port PORT; the cluster's port wins.
 	start_node "$name" --port 5007
 }

@@ -225,9 +225,10 @@ stop_all_nodes() {
 # wait_file FILE PATTERN N TIMEOUT: wait until FILE has N lines matching
 # the extended regular expression PATTERN; on timeout print FILE and fail.
 wait_file() {
-	local file=$1 pattern=$2 n=$3 timeout=$4 end
+	local file=$1 pattern=$2 n=$3 timeout=$4 end got
 	end=$(deadline "$timeout")
-	while (($(grep -Eac -- "$pattern" "$file" 2>/dev/null) < n)); do
+	# A file not there yet counts none (grep then prints nothing).
+	while got=$(grep -Eac -- "$pattern" "$file" 2>/dev/null); ((${got:-0} < n)); do
 		if (($(now_us) > end)); then
 			echo "# timed out after ${timeout}s waiting for $n line(s)" \
 				"matching /$pattern/ in ${file##*/}; its end:" >&2
