@@ -74,14 +74,15 @@ take_pending_signal(void)
 {
 	static const struct timespec no_wait = { 0, 0 };
 	static uint64_t asked_at;
+	uint64_t now;
 	sigset_t stop;
 	int sig;
 
 	if (got_signal)
 		return got_signal;
-	if (node_now() == asked_at)
+	if ((now = node_now()) == asked_at)
 		return 0;
-	asked_at = node_now();
+	asked_at = now;
 	stop_signals(&stop);
 	sig = sigtimedwait(&stop, NULL, &no_wait);
 	return sig > 0 ? sig : 0;
