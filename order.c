@@ -514,12 +514,19 @@ note_lag(struct order *o, const struct msg *m, uint64_t now)
 	}
 }
 
+/* The lowest gseq asked for is LAG_MAX or more below the newest known. */
+static int
+far_behind(const struct order *o)
+{
+	return o->total != NULL && o->lag_asked_at != 0 &&
+	    o->total->known >= o->lag_first + LAG_MAX;
+}
+
 /* Whether a node is so far behind that writers wait for it. */
 static int
 lagging(const struct order *o, uint64_t now)
 {
-	return now < o->lag_asked_at + LAG_HOLD_MS &&
-	    o->total->known >= o->lag_first + LAG_MAX;
+	return now < o->lag_asked_at + LAG_HOLD_MS && far_behind(o);
 }
 
 static void
@@ -1300,8 +1307,7 @@ order_next_due(const struct order *o, uint64_t *due)
 		keep_earliest(due, &any, o->total->nack_due);
 	if (o->paused && o->sent - o->own_applied > SEND_WINDOW / 2)
 		keep_earliest(due, &any, o->probe_due);
-	if (o->total != NULL && o->lag_asked_at != 0 &&
-	    o->total->known >= o->lag_first + LAG_MAX)
+	if (far_behind(o))
 		keep_earliest(due, &any, o->lag_asked_at + LAG_HOLD_MS);
 	return any;
 }
