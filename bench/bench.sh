@@ -59,13 +59,20 @@ ts_ms() {
 		print timegm($6, $5, $4, $3, $2 - 1, $1) * 1000 + $7, "\n"; exit }'
 }
 
-# wait_tail FILE PATTERN SECONDS: 0 once the end of FILE shows PATTERN,
-# 1 after SECONDS. Reads only the last 4 kB: a poll must not cost the
-# run it watches the reading of a 100,000-line log.
+# wait_tail FILE PATTERN SECONDS: 0 once FILE shows PATTERN, 1 after
+# SECONDS. Each poll reads only what was written since the last one (and
+# 4 kB before it, for a line cut in two): a poll must not cost the run it
+# watches the reading of a 100,000-line log, and the line looked for may
+# be followed by many others (a writer's resends logged as duplicates).
 wait_tail() {
-	local i
+	local i from=0 size
 	for ((i = 0; i < $3 * 20; i++)); do
-		tail -c 4096 "$1" 2>/dev/null | grep -qE -- "$2" && return 0
+		size=$(stat -c %s "$1" 2>/dev/null || echo 0)
+		# (grep's own status: under pipefail, a reader it leaves early
+		# would make a match look like a miss)
+		grep -qE -- "$2" < <(tail -c +$((from + 1)) "$1" 2>/dev/null |
+			head -c $((size - from))) && return 0
+		((size > 4096)) && from=$((size - 4096))
 		sleep 0.05
 	done
 	return 1
