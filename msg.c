@@ -23,10 +23,18 @@ enum field {
 #define BASE	(BIT(F_V) | BIT(F_TYPE) | BIT(F_ID) | BIT(F_FROM))
 #define STREAM	(BIT(F_INC) | BIT(F_SEQ))	/* ordered modes, optional */
 
-static const char *const field_names[NFIELDS] = {
-	"v", "type", "id", "from", "key", "value", "re", "digest", "entries",
-	"order", "inc", "seq", "vc", "gseq", "to", "of", "first", "last"
+/* Names with their lengths: every token of every datagram is looked up. */
+#define NAME(s)	{ s, sizeof(s) - 1 }
+static const struct field_name {
+	const char	*s;
+	size_t		 len;
+} field_names[NFIELDS] = {
+	NAME("v"), NAME("type"), NAME("id"), NAME("from"), NAME("key"),
+	NAME("value"), NAME("re"), NAME("digest"), NAME("entries"),
+	NAME("order"), NAME("inc"), NAME("seq"), NAME("vc"), NAME("gseq"),
+	NAME("to"), NAME("of"), NAME("first"), NAME("last")
 };
+#undef NAME
 
 static const char *const type_names[MSG_NTYPES] = {
 	"SET", "GET", "PRINT", "CHECK", "DIGEST", "HELLO", "ORDER", "NACK"
@@ -123,6 +131,29 @@ is_lower_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
+/*
+ * A version 4 UUID, xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx (x a lower-case
+ * hex digit, y one of 8 9 a b): the classes a byte is in, and the class
+ * each place asks for. Ids are checked on every datagram, so without a
+ * branch per byte.
+ */
+enum { U_HEX = 1, U_DASH = 2, U_FOUR = 4, U_Y = 8 };
+static const unsigned char uuid_class[256] = {
+	['0'] = U_HEX, ['1'] = U_HEX, ['2'] = U_HEX, ['3'] = U_HEX,
+	['4'] = U_HEX | U_FOUR, ['5'] = U_HEX, ['6'] = U_HEX, ['7'] = U_HEX,
+	['8'] = U_HEX | U_Y, ['9'] = U_HEX | U_Y, ['a'] = U_HEX | U_Y,
+	['b'] = U_HEX | U_Y, ['c'] = U_HEX, ['d'] = U_HEX, ['e'] = U_HEX,
+	['f'] = U_HEX, ['-'] = U_DASH,
+};
+#define X	U_HEX
+#define D	U_DASH
+static const unsigned char uuid_place[UUID_LEN] = {
+	X, X, X, X, X, X, X, X, D, X, X, X, X, D, U_FOUR, X, X, X, D,
+	U_Y, X, X, X, D, X, X, X, X, X, X, X, X, X, X, X, X
+};
+#undef X
+#undef D
+
 /* A hex digit's value plus one, 0 for any other byte: one load per digit
  * (ids are turned into bytes at least twice per datagram). */
 static const unsigned char hex_plus1[256] = {
@@ -138,20 +169,44 @@ hex_digit(char c)
 	return hex_plus1[(unsigned char)c] - 1;
 }
 
+/* (strncmp stops at the first difference: no strlen of text first) */
 static int
 span_is(struct span s, const char *text)
 {
-	return s.len == strlen(text) && memcmp(s.p, text, s.len) == 0;
+	return strncmp(text, s.p, s.len) == 0 && text[s.len] == '\0';
 }
 
-/* Only printable ASCII besides the single spaces between fields. */
+/*
+ * Whether the 8 bytes of w are all from 0x20 to 0x7e. A byte below 0x20
+ * borrows into its top bit when 0x20 is taken from it, its own top bit
+ * being clear; one above 0x7e has its top bit set, or gets it when 1 is
+ * added. Borrows and carries into the next byte start only at a byte
+ * that is out of range already, so the answer is exact.
+ */
+static int
+word_printable(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101u, tops = ones * 0x80;
+	uint64_t below = (w - ones * 0x20) & ~w & tops;
+	uint64_t above = ((w + ones) | w) & tops;
+
+	return (below | above) == 0;
+}
+
+/* Only printable ASCII and spaces; 8 bytes at a time, the rest one by one. */
 static int
 bytes_ok(const char *p, size_t len)
 {
-	size_t i;
+	size_t i = 0;
+	uint64_t w;
 
-	for (i = 0; i < len; i++)
-		if ((p[i] < 0x21 || p[i] > 0x7e) && p[i] != ' ')
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (!word_printable(w))
+			return 0;
+	}
+	for (; i < len; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
 			return 0;
 	return 1;
 }
@@ -181,33 +236,26 @@ next_token(struct cursor *c, struct span *tok)
 	return 1;
 }
 
-/* Splits name=value: a name of a-z, then no second '='. Returns 0 if not. */
+/*
+ * Splits name=value: a name of a-z, then no second '='. Returns 0 if not.
+ * One pass over the bytes: tokens are short, and a call per search costs
+ * more than the search.
+ */
 static int
 split_field(struct span tok, struct span *name, struct span *value)
 {
-	const char *eq = memchr(tok.p, '=', tok.len);
-	size_t i;
+	size_t i = 0;
 
-	if (eq == NULL || eq == tok.p)
+	while (i < tok.len && tok.p[i] >= 'a' && tok.p[i] <= 'z')
+		i++;
+	if (i == 0 || i == tok.len || tok.p[i] != '=')
 		return 0;
 	name->p = tok.p;
-	name->len = (size_t)(eq - tok.p);
-	value->p = eq + 1;
-	value->len = tok.len - name->len - 1;
-	for (i = 0; i < name->len; i++)
-		if (name->p[i] < 'a' || name->p[i] > 'z')
-			return 0;
-	return memchr(value->p, '=', value->len) == NULL;
-}
-
-static int
-fields_ok(const char *p, size_t len)
-{
-	struct cursor c = { p, p + len, 0 };
-	struct span tok, name, value;
-
-	while (next_token(&c, &tok))
-		if (!split_field(tok, &name, &value))
+	name->len = i;
+	value->p = tok.p + i + 1;
+	value->len = tok.len - i - 1;
+	for (i = 0; i < value->len; i++)
+		if (value->p[i] == '=')
 			return 0;
 	return 1;
 }
@@ -218,7 +266,9 @@ field_index(struct span name)
 	int f;
 
 	for (f = 0; f < NFIELDS; f++)
-		if (span_is(name, field_names[f]))
+		if (name.len == field_names[f].len &&
+		    name.p[0] == field_names[f].s[0] &&
+		    memcmp(name.p, field_names[f].s, name.len) == 0)
 			return f;
 	return -1;
 }
@@ -296,17 +346,14 @@ static int
 uuid_ok(struct span s)
 {
 	size_t i;
+	unsigned missing = 0;
 
 	if (s.len != UUID_LEN)
 		return 0;
-	for (i = 0; i < UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s.p[i] != '-')
-				return 0;
-		} else if (!is_lower_hex(s.p[i]))
-			return 0;
-	}
-	return s.p[14] == '4' && strchr("89ab", s.p[19]) != NULL;
+	for (i = 0; i < UUID_LEN; i++)
+		missing |= (uuid_class[(unsigned char)s.p[i]] &
+		    uuid_place[i]) == 0;
+	return !missing;
 }
 
 /* The NODE_ID rule: 1-32 of A-Z a-z 0-9 . _ - */
@@ -555,50 +602,43 @@ check_values(const struct span v[NFIELDS], unsigned present, struct msg *m)
 	return check_order_values(v, present, (present & BIT(F_TYPE)) != 0, m);
 }
 
-/* Where " mac=" starts in the len bytes at p, or -1. */
-static long
-find_mac(const char *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 5 <= len; i++)
-		if (p[i] == ' ' && memcmp(p + i + 1, "mac=", 4) == 0)
-			return (long)i;
-	return -1;
-}
-
 /*
- * The tag check of a line (newline removed). Without a key, a line with a
- * token that begins "mac=" is refused. With one, the line must end with
- * " mac=" and 16 lower-case hex digits, hold " mac=" nowhere else, and
- * the digits must be SipHash-2-4 of every byte before them; *len is then
- * cut to those bytes, the message proper. Only the received digits are
- * looked at one by one; the tags are compared as one 64-bit word, so the
- * time taken does not depend on where they differ.
+ * The tag at the end of a keyed line (newline removed): it must end with
+ * " mac=" and 16 lower-case hex digits that are SipHash-2-4 of every
+ * byte before them; *len is then cut to those bytes, the message proper.
+ * (That " mac=" is nowhere else is seen with the tokens: mac_token.)
+ * Only the received digits are looked at one by one; the tags are
+ * compared as one 64-bit word, so the time taken does not depend on
+ * where they differ.
  */
 static enum msg_reason
-check_mac(const char *p, size_t *len, const uint64_t *key)
+check_tag(const char *p, size_t *len, const uint64_t *key)
 {
 	struct span digits;
 	uint64_t got;
 	size_t body;
 
-	if (key == NULL) {
-		if ((*len >= 4 && memcmp(p, "mac=", 4) == 0) ||
-		    find_mac(p, *len) >= 0)
-			return MSG_KEY_MISMATCH;
-		return MSG_OK;
-	}
 	if (*len < MAC_LEN)
 		return MSG_KEY_MISMATCH;
 	body = *len - MAC_LEN;
 	digits = (struct span){ p + body + 5, 16 };
-	if (find_mac(p, body + 5) != (long)body || !digest_hex(digits, &got))
+	if (memcmp(p + body, " mac=", 5) != 0 || !digest_hex(digits, &got))
 		return MSG_KEY_MISMATCH;
 	if ((got ^ siphash(key, p, body)) != 0)
 		return MSG_KEY_MISMATCH;
 	*len = body;
 	return MSG_OK;
+}
+
+/*
+ * A token that begins "mac=" where none may be: anywhere without a key;
+ * with one, after a space (" mac=") before the tag, which is cut off.
+ */
+static int
+mac_token(struct span tok, const char *line, const uint64_t *key)
+{
+	return tok.len >= 4 && memcmp(tok.p, "mac=", 4) == 0 &&
+	    (key == NULL || tok.p != line);
 }
 
 /*
@@ -615,7 +655,7 @@ msg_decode(const char *buf, size_t len, const uint64_t *key, struct msg *m)
 	struct cursor c;
 	unsigned present = 0, required;
 	enum msg_reason r;
-	int f, unknown = 0, duplicate = 0;
+	int f, mac = 0, bad_field = 0, unknown = 0, duplicate = 0;
 
 	if (len > WIRE_MAX)
 		return MSG_TOO_LONG;
@@ -624,18 +664,17 @@ msg_decode(const char *buf, size_t len, const uint64_t *key, struct msg *m)
 	len--;
 	if (!bytes_ok(buf, len))
 		return MSG_BAD_BYTE;
-	if ((r = check_mac(buf, &len, key)) != MSG_OK)
+	if (key != NULL && (r = check_tag(buf, &len, key)) != MSG_OK)
 		return r;
-	if (!fields_ok(buf, len))
-		return MSG_BAD_FIELD;
-	if (len < 3 || memcmp(buf, "v=1", 3) != 0 || (len > 3 && buf[3] != ' '))
-		return MSG_BAD_VERSION;
 
+	/* One pass; what it found is judged in the SPEC's order after it. */
 	c = (struct cursor){ buf, buf + len, 0 };
 	while (next_token(&c, &tok)) {
-		split_field(tok, &name, &value);
-		f = field_index(name);
-		if (f < 0)
+		if (mac_token(tok, buf, key))
+			mac = 1;
+		if (!split_field(tok, &name, &value))
+			bad_field = 1;
+		else if ((f = field_index(name)) < 0)
 			unknown = 1;
 		else if (present & BIT(f))
 			duplicate = 1;
@@ -644,6 +683,12 @@ msg_decode(const char *buf, size_t len, const uint64_t *key, struct msg *m)
 			v[f] = value;
 		}
 	}
+	if (mac)
+		return MSG_KEY_MISMATCH;
+	if (bad_field)
+		return MSG_BAD_FIELD;
+	if (len < 3 || memcmp(buf, "v=1", 3) != 0 || (len > 3 && buf[3] != ' '))
+		return MSG_BAD_VERSION;
 	if (unknown)
 		return MSG_UNKNOWN_FIELD;
 	if (duplicate)

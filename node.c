@@ -378,10 +378,10 @@ apply_set(struct node *nd, const struct msg *m, uint64_t gseq)
 
 /* A peer is heard; this node's own id on a message it never sent is not. */
 static void
-note_sender(struct node *nd, const struct msg *m)
+note_sender(struct node *nd, const struct msg *m, uint64_t now)
 {
 	if (strcmp(m->from, nd->set.node_id) != 0)
-		peers_heard(&nd->peers, m->from, node_now());
+		peers_heard(&nd->peers, m->from, now);
 	else if (!seen_has(&nd->sent, m->id))
 		log_event(LOG_WARN, "id_conflict", "id=%s from=%s type=%s",
 		    m->id, m->from, msg_type_name(m->type));
@@ -426,7 +426,8 @@ apply(struct node *nd, const struct msg *m, uint64_t gseq)
  * discard for want of room is not remembered, so that a resend is taken.
  */
 static void
-process(struct node *nd, const struct msg *m, const char *wire, size_t len)
+process(struct node *nd, const struct msg *m, const char *wire, size_t len,
+    uint64_t now)
 {
 	enum order_verdict verdict;
 
@@ -435,8 +436,8 @@ process(struct node *nd, const struct msg *m, const char *wire, size_t len)
 		    m->id, m->from, msg_type_name(m->type));
 		return;
 	}
-	note_sender(nd, m);
-	verdict = order_receive(nd->ordering, m, wire, len, node_now());
+	note_sender(nd, m, now);
+	verdict = order_receive(nd->ordering, m, wire, len, now);
 	if (verdict != ORDER_FORGET)
 		seen_add(&nd->processed, m->id);
 	if (verdict == ORDER_PASS)
@@ -466,19 +467,19 @@ io_apply(void *ctx, const struct msg *m, uint64_t gseq)
 
 /* The simulated network decides when, or whether, m is processed. */
 static void
-simulate(struct node *nd, const struct msg *m, const char *wire, size_t len)
+simulate(struct node *nd, const struct msg *m, const char *wire, size_t len,
+    uint64_t now)
 {
 	enum sim_fate fate;
 	long delay;
 
-	fate = sim_receive(&nd->set.sim, m->from, wire, len, node_now(),
-	    &delay);
+	fate = sim_receive(&nd->set.sim, m->from, wire, len, now, &delay);
 	if (delay >= 0)
 		log_event(chatter_level(m), "recv", "id=%s from=%s type=%s "
 		    "delay_ms=%ld", m->id, m->from, msg_type_name(m->type), delay);
 	switch (fate) {
 	case SIM_PASS:
-		process(nd, m, wire, len);
+		process(nd, m, wire, len, now);
 		break;
 	case SIM_DROP:
 		log_event(chatter_level(m), "sim_drop", "id=%s from=%s type=%s",
@@ -495,9 +496,10 @@ simulate(struct node *nd, const struct msg *m, const char *wire, size_t len)
 }
 
 static void
-on_datagram(struct node *nd, const char *buf, size_t len,
-    const struct sockaddr_in *src)
+on_datagram(struct node *nd, const struct net_datagram *d, uint64_t now)
 {
+	const char *buf = d->data;
+	size_t len = d->len;
 	enum msg_reason reason;
 	struct msg m;
 	char addr[INET_ADDRSTRLEN];
@@ -509,17 +511,17 @@ on_datagram(struct node *nd, const char *buf, size_t len,
 		reason = order_fits(nd->set.ordering, nd->set.sequencer, &m);
 	if (reason == MSG_OK) {
 		if (sim_active(&nd->set.sim))
-			simulate(nd, &m, buf, len);
+			simulate(nd, &m, buf, len, now);
 		else
-			process(nd, &m, buf, len);
+			process(nd, &m, buf, len, now);
 		return;
 	}
 	nd->rejected++;
 	if (!log_enabled(LOG_WARN))
 		return;
-	inet_ntop(AF_INET, &src->sin_addr, addr, sizeof(addr));
+	inet_ntop(AF_INET, &d->src.sin_addr, addr, sizeof(addr));
 	log_event(LOG_WARN, "reject", "reason=%s src=%s:%u bytes=%zu",
-	    msg_reason_name(reason), addr, ntohs(src->sin_port), len);
+	    msg_reason_name(reason), addr, ntohs(d->src.sin_port), len);
 }
 
 /*
@@ -539,13 +541,16 @@ report_kernel_drops(struct node *nd)
 	nd->kernel_drops_logged = total;
 }
 
-/* A bounded batch, so that a flood cannot starve stdin or a signal. */
+/*
+ * A bounded batch, so that a flood cannot starve stdin or a signal. The
+ * clock is read once per recvmmsg: its datagrams arrived together.
+ */
 void
 node_on_socket(struct node *nd)
 {
-	struct net_datagram *d;
 	char err[256];
 	int i, got, taken = 0;
+	uint64_t now;
 
 	do {
 		got = net_recv(&nd->net);
@@ -555,10 +560,9 @@ node_on_socket(struct node *nd)
 				    log_err(errno, err, sizeof(err)));
 			break;
 		}
-		for (i = 0; i < got; i++) {
-			d = &nd->net.in[i];
-			on_datagram(nd, d->data, d->len, &d->src);
-		}
+		now = node_now();
+		for (i = 0; i < got; i++)
+			on_datagram(nd, &nd->net.in[i], now);
 		taken += got;
 	} while (got == NET_BATCH && taken < RECV_BATCH);
 	report_kernel_drops(nd);
@@ -601,7 +605,7 @@ node_on_timer(struct node *nd, uint64_t now)
 	while ((len = sim_pop_due(&nd->set.sim, now, wire)) > 0) {
 		/* It was accepted once: decoding again cannot fail. */
 		if (msg_decode(wire, len, group_key(nd), &m) == MSG_OK)
-			process(nd, &m, wire, len);
+			process(nd, &m, wire, len, now);
 	}
 	order_on_timer(nd->ordering, now);
 	if (nd->check.open && now >= nd->check.deadline) {

@@ -890,15 +890,17 @@ total_take(struct order *o, uint64_t n)
 
 	if (p == NULL)
 		return 0;
+	/* A command in the pool is not applied: one that was is refused. */
+	if (p->cmd != NULL) {
+		total_apply(o, p, n);
+		return 1;
+	}
 	if (already_applied(o, p)) {
 		o->total->done = n;	/* nothing is ever applied twice */
 		window_clear(o, n);
 		return 1;
 	}
-	if (p->cmd == NULL)
-		return 0;
-	total_apply(o, p, n);
-	return 1;
+	return 0;
 }
 
 /* Applies gseq done + 1, done + 2 ... while both halves are in hand. */
