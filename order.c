@@ -1277,11 +1277,20 @@ order_may_send(struct order *o, uint64_t now)
 		o->paused = 1;
 		o->probe_due = now + PROBE_MS;
 	}
-	if (o->paused && now >= o->probe_due) {
+	if (!o->paused)
+		return 1;
+	/*
+	 * The probe's clock runs only while a line waits for it: once one
+	 * went, a writer with nothing more to send sleeps (a deadline left
+	 * in the past would make every wait return at once).
+	 */
+	if (o->probe_due == 0)
 		o->probe_due = now + PROBE_MS;
+	else if (now >= o->probe_due) {
+		o->probe_due = 0;
 		return 1;
 	}
-	return !o->paused;
+	return 0;
 }
 
 /* ---- timers ---- */

@@ -122,6 +122,27 @@ applied() {
 	assert_eq "$(applied n1)" "$(applied n2)" "n1 like n2"
 }
 
+@test "a writer stopped by its window, with nothing more to send, sleeps" {
+	total_node n2
+	seq -f 'SET k%g v' 257 >&"${NODE_FD[n2]}"
+	# The 257th goes out a second later, as the probe; then nothing waits.
+	wait_count n2 'event=send .*type=SET' 257
+	local ticks switches hz
+	hz=$(getconf CLK_TCK)
+	ticks=$(cpu_ticks "${NODE_PID[n2]}")
+	switches=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/${NODE_PID[n2]}/status")
+	# The measurement window, spent as a wait under a deadline for the
+	# node to exit - which it must not.
+	run -124 timeout 2.5 tail --pid="${NODE_PID[n2]}" -f /dev/null
+	ticks=$(($(cpu_ticks "${NODE_PID[n2]}") - ticks))
+	switches=$(($(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/${NODE_PID[n2]}/status") - switches))
+	# Asleep in one wait: no CPU, and no wakeup a second either.
+	((ticks <= hz / 10 && switches <= 1)) || {
+		echo "# in 2.5 s: $ticks ticks (at $hz/s), $switches wakeups" >&2
+		return 1
+	}
+}
+
 @test "writers wait while a node asks for a gseq 1024 or more below the newest" {
 	total_node n1
 	total_node n2 --log-level debug
