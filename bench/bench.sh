@@ -112,14 +112,17 @@ cpu_us() {
 }
 
 # stop_replicas: the slowest replica's processed count in PROCESSED, and
-# the CPU a replica spent per message in CPU (us, the mean).
+# the CPU a replica spent per message in CPU (us, the mean); all of them
+# together in SUMCPU, the busiest one's in TOPCPU.
 stop_replicas() {
-	local i h order d cpu=0
+	local i h order d c cpu=0 top=0
 	PROCESSED=-1 LOST=0 DROPS=0 RSS=0
 	for ((i = 1; i <= ${#rpids[@]}; i++)); do
 		h=$(awk '/VmHWM/ {print $2}' "/proc/${rpids[i - 1]}/status")
 		((h > RSS)) && RSS=$h
-		cpu=$((cpu + $(cpu_us "${rpids[i - 1]}")))
+		c=$(cpu_us "${rpids[i - 1]}")
+		cpu=$((cpu + c))
+		((c > top)) && top=$c
 		kill "${rpids[i - 1]}"
 		wait "${rpids[i - 1]}" || true
 		order=$(grep 'event=stop' "$dir/r$i.log" | field order)
@@ -129,6 +132,8 @@ stop_replicas() {
 		DROPS=$((DROPS + d))
 	done
 	CPU=$(awk -v c="$cpu" -v n="${#rpids[@]}" -v s="$SENT" 'BEGIN { printf "%.2f", c / n / s }')
+	SUMCPU=$(awk -v c="$cpu" -v s="$SENT" 'BEGIN { printf "%.2f", c / s }')
+	TOPCPU=$(awk -v c="$top" -v s="$SENT" 'BEGIN { printf "%.2f", c / s }')
 }
 
 # kvmc_run N LEVEL RATE [writer]: SENT SETs at N replicas.
@@ -211,7 +216,8 @@ pace() {
 
 # mode_run N MODE [paced]: a kvmc writer in MODE, stdin piped in, and N
 # replicas in MODE (r1 the sequencer in total). Flat out: K SETs from a
-# file, RATE per replica, WCPU the writer's CPU per command (us), WIRE the
+# file, RATE per replica, WCPU the writer's CPU per command (us), ALLCPU
+# that of every process of the run together, TOP the busiest one's, WIRE the
 # datagrams a replica heard per command (every one on the wire: a node
 # hears its own too). Paced: LAT_N SETs at LAT_RATE, writer at info, the
 # latency in LAT ("mean p50 p99", ms).
@@ -252,6 +258,10 @@ mode_run() {
 		wait "$wpid" || true
 	fi
 	stop_replicas
+	if [ "${3:-}" != paced ]; then
+		ALLCPU=$(awk -v a="$SUMCPU" -v w="$WCPU" 'BEGIN { printf "%.1f", a + w }')
+		TOP=$(awk -v a="$TOPCPU" -v w="$WCPU" 'BEGIN { printf "%.1f", (a + 0 > w + 0 ? a : w) }')
+	fi
 	for ((i = 1; i <= n; i++)); do
 		got=$(grep 'event=stop' "$dir/r$i.log" | field received)
 		((got > wire)) && wire=$got
@@ -311,19 +321,21 @@ echo "Ordering modes: a kvmc node is the writer (K SETs piped into its stdin, LO
 echo "replicas at info, same mode (total: r1 the sequencer); median of $RUNS run(s), modes interleaved."
 echo "msgs/s = applied per second per replica (slowest); ratio = mode / none, same N; dg/cmd ="
 echo "datagrams on the wire per command (a replica's received count / K); cpu_us = a replica's"
-echo "CPU per command; w_cpu_us = the writer's. Latency: $LAT_N SETs paced at $LAT_RATE/s, writer at"
-echo "info, send line to every replica's apply line (ms; the mean is good to ~0.1 ms):"
-mrow() { printf '  %-7s %2s %9s %6s %6s %6s %7s %8s  %7s %4s %4s %6s\n' "$@"; }
-mrow mode N msgs/s ratio lost/dr dg/cmd cpu_us w_cpu_us lat_mean p50 p99 ratio
+echo "CPU per command; w_cpu_us = the writer's; all_us = every process of the run together; top_us ="
+echo "the busiest process's. Latency: $LAT_N SETs paced at $LAT_RATE/s, writer at info, send line to"
+echo "every replica's apply line (ms; the mean is good to ~0.1 ms):"
+mrow() { printf '  %-7s %2s %9s %6s %6s %6s %7s %8s %6s %6s  %7s %4s %4s %6s\n' "$@"; }
+mrow mode N msgs/s ratio lost/dr dg/cmd cpu_us w_cpu_us all_us top_us lat_mean p50 p99 ratio
 MODES="none fifo causal total"
 for n in $MODE_NS; do
-	declare -A mr=() mc=() mw=() mwire=() ml=() md=()
+	declare -A mr=() mc=() mw=() ma=() mt=() mwire=() ml=() md=()
 	runs=$RUNS
 	[ "$n" = 3 ] || runs=1
 	for ((x = 0; x < runs; x++)); do
 		for mode in $MODES; do
 			mode_run "$n" "$mode"
 			mr[$mode]+="$RATE " mc[$mode]+="$CPU " mw[$mode]+="$WCPU "
+			ma[$mode]+="$ALLCPU " mt[$mode]+="$TOP "
 			mwire[$mode]+="$WIRE " ml[$mode]=$((${ml[$mode]:-0} + LOST)) md[$mode]=$((${md[$mode]:-0} + DROPS))
 		done
 	done
@@ -332,15 +344,21 @@ for n in $MODE_NS; do
 		read -r lmean lp50 lp99 <<<"$LAT"
 		# shellcheck disable=SC2086
 		rate=$(median ${mr[$mode]}) cpu=$(median ${mc[$mode]}) wcpu=$(median ${mw[$mode]}) wire=$(median ${mwire[$mode]})
+		# shellcheck disable=SC2086
+		all=$(median ${ma[$mode]}) top=$(median ${mt[$mode]})
 		[ "$mode" = none ] && none_rate=$rate none_lat=$lmean
-		[ "$mode" = none ] && [ "$n" = 3 ] && none3=$rate none3_wcpu=$wcpu
+		[ "$mode" = none ] && [ "$n" = 3 ] && none3=$rate none3_wcpu=$wcpu none3_all=$all none3_top=$top
+		[ "$mode" = total ] && [ "$n" = 3 ] && total3_all=$all total3_top=$top
 		mrow "$mode" "$n" "$rate" "$(ratio "$rate" "$none_rate")" "${ml[$mode]}/${md[$mode]}" "$wire" "$cpu" "$wcpu" \
-			"$lmean" "$lp50" "$lp99" "$(ratio "$lmean" "$none_lat")"
+			"$all" "$top" "$lmean" "$lp50" "$lp99" "$(ratio "$lmean" "$none_lat")"
 	done
-	unset mr mc mw mwire ml md
+	unset mr mc mw ma mt mwire ml md
 done
 echo "  targets at N=3: rate fifo >= 0.90, causal >= 0.80, total >= 0.60 of none's;"
 echo "  dg/cmd without loss: none, fifo, causal 1.00, total 2.00 (the command and its ORDER)"
+echo "  total's CPU at N=3: when the processes share the cores (here: $(nproc) cores, $((3 + 1)) processes) the"
+echo "  rate follows all_us, none/total $(ratio "$none3_all" "$total3_all"); with a core each, the busiest process" \
+	"sets it, top_us none/total $(ratio "$none3_top" "$total3_top")"
 echo "  the writer path: kvmc writer -> kvmc (none) $none3 msgs/s vs C blaster -> baseline receiver" \
 	"$base3 msgs/s: $(ratio "$none3" "$base3") (target >= 0.70); writer CPU $none3_wcpu us/command"
 fi
