@@ -222,7 +222,7 @@ pace() {
 # hears its own too). Paced: LAT_N SETs at LAT_RATE, writer at info, the
 # latency in LAT ("mean p50 p99", ms).
 mode_run() {
-	local n=$1 mode=$2 t0 end i slowest=1 got wire=0 u s
+	local n=$1 mode=$2 t0 end i slowest=1 got wire=0
 	export ORDERING=$mode SEQUENCER=r1
 	[ "$mode" = total ] || unset SEQUENCER
 	start_replicas "$n" info
