@@ -55,6 +55,12 @@ until_screen() {
 }
 
 screen_has() { (($(screen "$1" | grep -Eac -- "$2") >= $3)); }
+assert_no_log_screen() {
+	! screen_has "$1" "$2" 1 || {
+		echo "# unexpected /$2/ on $1's screen" >&2
+		return 1
+	}
+}
 last_line_is() { [[ $(screen "$1" | tail -n 1) == "$2" ]]; }
 
 # wait_screen NAME PATTERN [N]: wait until N lines of the screen match.
@@ -136,6 +142,50 @@ wait_last() {
 	send_bytes t1 'SET gone 1\x15SET w one two\x17three\n'
 	wait_log n2 'event=apply .*key=w value=one%20three$'
 	assert_no_log n2 'key=gone'
+}
+
+@test "Ctrl-D ends the input on an empty line only" {
+	start_tty t1
+	wait_screen t1 '^> $'
+	# On a typed line it is ignored: the line is still there to finish.
+	send_bytes t1 'SET d\x04'
+	send_line t1 ' 1'
+	wait_screen t1 'event=apply .*key=d value=1$'
+	assert_no_log_screen t1 'event=stop'
+	send_bytes t1 '\x04'
+	wait_screen t1 'event=stop reason=eof'
+}
+
+@test "Ctrl-Z and Ctrl-\\ neither stop nor kill the node, and are not typed" {
+	start_tty t1
+	wait_screen t1 '^> $'
+	# With the terminal's defaults these would be SIGTSTP and SIGQUIT.
+	send_bytes t1 'SET z\x1a\x1c 1\n'
+	wait_screen t1 'event=apply .*key=z value=1$'
+	send_line t1 "GET z"
+	wait_screen t1 '^z = 1$'
+}
+
+@test "in total mode, a line entered while the writer's window is full waits its turn" {
+	export ORDERING=total SEQUENCER=n1
+	start_tty t1
+	wait_screen t1 '^> $'
+	send_bytes t1 "$(seq -f 'SET k%g v' 257)\n"
+	wait_screen t1 'event=send .*key=k256 '
+	# The 257th waits for the probe, a second later.
+	wait_screen t1 'event=send .*key=k257 '
+	local first probe
+	first=$(ts_ms "$(screen t1 | grep -Ea 'event=send .*key=k256 ')")
+	probe=$(ts_ms "$(screen t1 | grep -Ea 'event=send .*key=k257 ')")
+	((probe - first >= 900)) || {
+		echo "# the 257th went $((probe - first)) ms after the 256th" >&2
+		return 1
+	}
+	# The sequencer comes; a line entered now tells it of those before.
+	start_node n1
+	send_line t1 "SET last 1"
+	wait_screen t1 'event=apply order=258 .*key=last value=1 '
+	wait_log n1 'event=apply order=258 .*key=last value=1 '
 }
 
 @test "the terminal's modes are given back when the node stops" {
