@@ -63,8 +63,8 @@ kvmc-static: $(SRCS) kvmc.h
 TESTPROGS = test/rawsend test/rawrecv test/flood test/sniff test/kv_test \
 	    test/peers_test test/order_test test/siphash_test
 
-test/rawsend test/rawrecv test/flood test/sniff: %: %.c
-	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
+test/rawsend test/rawrecv test/flood test/sniff: %: %.c test/testnet.c test/testnet.h
+	$(CC) $(STD) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< test/testnet.c
 
 test/kv_test: test/kv_test.c $(OBJDIR)/kv.o $(OBJDIR)/siphash.o \
     $(OBJDIR)/log.o $(OBJDIR)/out.o $(OBJDIR)/msg.o

@@ -30,9 +30,7 @@
  * Ids are written as uuid() in helpers.bash writes them. Like rawsend it
  * always leaves through 127.0.0.1 with TTL 0. Exits 0, or 1 on an error.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -42,7 +40,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "testnet.h"
+
 #define BIG 65000
+
+const char *prog = "flood";
 
 static char buf[BIG + 1];
 static uint64_t rng;
@@ -168,30 +170,6 @@ usage(void)
 	return 1;
 }
 
-/* A socket that sends to GROUP:PORT through loopback only, or -1. */
-static int
-open_sender(const char *group, const char *port, struct sockaddr_in *dst)
-{
-	struct in_addr ifaddr = { htonl(INADDR_LOOPBACK) };
-	unsigned char ttl = 0;
-	int s;
-
-	memset(dst, 0, sizeof(*dst));
-	dst->sin_family = AF_INET;
-	dst->sin_port = htons((unsigned short)atoi(port));
-	if (inet_pton(AF_INET, group, &dst->sin_addr) != 1)
-		return -1;
-	if ((s = socket(AF_INET, SOCK_DGRAM, 0)) < 0 ||
-	    setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr,
-	    sizeof(ifaddr)) < 0 ||
-	    setsockopt(s, IPPROTO_IP, IP_MULTICAST_TTL, &ttl,
-	    sizeof(ttl)) < 0) {
-		perror("flood: socket");
-		return -1;
-	}
-	return s;
-}
-
 /* A full send buffer is back pressure, not an error. */
 static int
 send_buf(int s, const struct sockaddr_in *dst, size_t len)
@@ -199,7 +177,7 @@ send_buf(int s, const struct sockaddr_in *dst, size_t len)
 	while (sendto(s, buf, len, 0, (const struct sockaddr *)dst,
 	    sizeof(*dst)) < 0) {
 		if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
-			perror("flood: sendto");
+			fail("sendto");
 			return -1;
 		}
 		sched_yield();
@@ -298,7 +276,8 @@ main(int argc, char **argv)
 
 	if (argc != 7 && !(argc == 8 && strcmp(argv[3], "valid") == 0))
 		return usage();
-	if ((s = open_sender(argv[1], argv[2], &dst)) == -1)
+	if (group_address(argv[1], argv[2], &dst) == -1 ||
+	    (s = open_sender()) == -1)
 		return 1;
 	if (strcmp(argv[3], "valid") == 0)
 		return flood_valid(s, &dst, argv[4], atol(argv[5]),

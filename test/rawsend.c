@@ -14,23 +14,17 @@
  * 127.0.0.1 with TTL 0, so no test traffic can reach a real network.
  * Exits 0 on success, 1 with a message on stderr on any failure.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "testnet.h"
+
 #define MAX_DATAGRAM 65507 /* largest UDP payload over IPv4 */
 
-static int
-fail(const char *what)
-{
-	fprintf(stderr, "rawsend: %s: %s\n", what, strerror(errno));
-	return 1;
-}
+const char *prog = "rawsend";
 
 static int
 usage(void)
@@ -40,33 +34,15 @@ usage(void)
 	return 1;
 }
 
-/* Parse a decimal number in [min, max]; -1 when it is not one. */
-static long
-number(const char *s, long min, long max)
-{
-	char *end;
-	long n;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || n < min || n > max)
-		return -1;
-	return n;
-}
-
 int
 main(int argc, char **argv)
 {
 	static char buf[MAX_DATAGRAM + 1]; /* one extra byte detects too much */
 	struct sockaddr_in dst;
-	struct in_addr ifaddr;
-	unsigned char ttl = 0;
 	size_t len = 0, start, end;
 	const char *nl;
 	ssize_t n;
-	long count = 1, port, i;
+	long count = 1, i;
 	int s, lines = 0;
 
 	if (argc == 4 && strcmp(argv[1], "-l") == 0) {
@@ -80,13 +56,7 @@ main(int argc, char **argv)
 		argv += 2;
 		argc -= 2;
 	}
-	if (argc != 3 || (port = number(argv[2], 1, 65535)) < 0)
-		return usage();
-
-	memset(&dst, 0, sizeof(dst));
-	dst.sin_family = AF_INET;
-	dst.sin_port = htons((unsigned short)port);
-	if (inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1)
+	if (argc != 3 || group_address(argv[1], argv[2], &dst) == -1)
 		return usage();
 
 	while (len < sizeof(buf)) {
@@ -104,14 +74,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	if ((s = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
-		return fail("socket");
-	ifaddr.s_addr = htonl(INADDR_LOOPBACK);
-	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr,
-	    sizeof(ifaddr)) < 0)
-		return fail("IP_MULTICAST_IF");
-	if (setsockopt(s, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0)
-		return fail("IP_MULTICAST_TTL");
+	if ((s = open_sender()) == -1)
+		return 1;
 
 	for (i = 0; i < count && !lines; i++) {
 		if (sendto(s, buf, len, 0, (struct sockaddr *)&dst,
