@@ -120,7 +120,7 @@ struct msg {
 /* The multicast endpoint of one node. */
 #define NET_BATCH	32	/* datagrams one recvmmsg(2) or sendmmsg(2) takes */
 
-/* A datagram as received: len is its full length, which may exceed cap. */
+/* A datagram as received: len is its full length, which may exceed data. */
 struct net_datagram {
 	char			data[WIRE_MAX + 1];
 	size_t			len;

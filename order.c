@@ -1275,7 +1275,7 @@ order_may_send(struct order *o, uint64_t now)
 		o->paused = 0;
 	else if (waiting >= SEND_WINDOW && !o->paused) {
 		o->paused = 1;
-		o->probe_due = now + PROBE_MS;
+		o->probe_due = 0;	/* armed below, for the line that asks */
 	}
 	if (!o->paused)
 		return 1;

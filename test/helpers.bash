@@ -433,6 +433,12 @@ ts_ms() {
 	date -u -d "${ts%Z}" +%s%3N
 }
 
+# wakeups PID: how often the process has gone to sleep and woken so far
+# (voluntary context switches).
+wakeups() {
+	awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status"
+}
+
 # cpu_ticks PID: user + system CPU time of the process, in clock ticks.
 cpu_ticks() {
 	local stat rest f

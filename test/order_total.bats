@@ -130,12 +130,12 @@ applied() {
 	local ticks switches hz
 	hz=$(getconf CLK_TCK)
 	ticks=$(cpu_ticks "${NODE_PID[n2]}")
-	switches=$(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/${NODE_PID[n2]}/status")
+	switches=$(wakeups "${NODE_PID[n2]}")
 	# The measurement window, spent as a wait under a deadline for the
 	# node to exit - which it must not.
 	run -124 timeout 2.5 tail --pid="${NODE_PID[n2]}" -f /dev/null
 	ticks=$(($(cpu_ticks "${NODE_PID[n2]}") - ticks))
-	switches=$(($(awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/${NODE_PID[n2]}/status") - switches))
+	switches=$(($(wakeups "${NODE_PID[n2]}") - switches))
 	# Asleep in one wait: no CPU, and no wakeup a second either.
 	((ticks <= hz / 10 && switches <= 1)) || {
 		echo "# in 2.5 s: $ticks ticks (at $hz/s), $switches wakeups" >&2
